@@ -1,0 +1,40 @@
+"""Keep your own raw experiment data: every OpenFeature flag evaluation and ``track`` event,
+from any vendor, in one documented schema, shipped through a batched, non-blocking pipeline to
+local files, Amazon S3, Kinesis Data Firehose or Kinesis Data Streams.
+
+.. code-block:: python
+
+    from openfeature import api
+    from openfeature_s3_export import EventExporter, ExportHook, TrackingProvider, sink_from_url
+
+    exporter = EventExporter(sink_from_url("file:./exports"))
+    api.set_provider_and_wait(TrackingProvider(my_vendor_provider, exporter))
+    api.add_hooks([ExportHook(exporter)])
+"""
+
+from ._version import __version__
+from .encoding import EncodingError
+from .events import COLUMNS, SCHEMA_VERSION, EncodedEvent, ExportEvent
+from .hook import ExportHook
+from .pipeline import EventExporter
+from .sinks import ExportResult, FileSink, InMemorySink, Sink, sink_from_url
+from .tracking import TrackingProvider
+from .vendors import register_vendor
+
+__all__ = [
+    "COLUMNS",
+    "SCHEMA_VERSION",
+    "EncodedEvent",
+    "EncodingError",
+    "EventExporter",
+    "ExportEvent",
+    "ExportHook",
+    "ExportResult",
+    "FileSink",
+    "InMemorySink",
+    "Sink",
+    "TrackingProvider",
+    "__version__",
+    "register_vendor",
+    "sink_from_url",
+]

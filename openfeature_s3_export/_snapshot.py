@@ -1,0 +1,40 @@
+"""Cheap copies of application values, taken on the caller's thread.
+
+An event waits in the queue for up to a few seconds.  If it held a reference to the app's own
+dict (an object flag value, a context attribute map), a later mutation by the app would change
+the event after the fact.  Scalars are immutable and shared as they are; containers are copied
+recursively.  Anything exotic is kept as a reference: the worker encodes it with ``str()``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), dt.datetime, dt.date})
+_MAX_DEPTH = 32
+
+
+def snapshot(value: Any, _depth: int = 0) -> Any:
+    """Return *value* with every dict/list/set/tuple inside it copied."""
+    cls = type(value)
+    if cls in _IMMUTABLE or _depth > _MAX_DEPTH:
+        # Past the depth limit we stop copying; the encoder rejects such values anyway.
+        return value
+    if cls is dict or isinstance(value, dict):
+        return {k: v if type(v) in _IMMUTABLE else snapshot(v, _depth + 1) for k, v in value.items()}
+    if cls is list or cls is tuple:
+        return [v if type(v) in _IMMUTABLE else snapshot(v, _depth + 1) for v in value]
+    if cls is set or cls is frozenset:
+        return frozenset(value)
+    return value
+
+
+def snapshot_attributes(attributes: Any) -> Any:
+    """Copy an evaluation-context attribute mapping; the common all-scalar case stays cheap."""
+    if not attributes:
+        return None
+    for v in attributes.values():
+        if type(v) not in _IMMUTABLE:
+            return snapshot(dict(attributes))
+    return dict(attributes)

@@ -1,0 +1,106 @@
+"""Turning arbitrary application values into JSON, and rows into NDJSON lines.
+
+Everything here runs on the worker thread.  Evaluation contexts and track attributes are user
+data: they may hold datetimes, decimals, bytes, sets, enums, custom objects, NaN, cycles or
+lone surrogates.  Known types get a stable JSON form; anything that still cannot be encoded
+raises :class:`EncodingError`, which the pipeline turns into a counted drop of that one event.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import enum
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from .events import EncodedEvent, ExportEvent
+
+MAX_DEPTH = 32
+"""Deeper nesting than this is treated as unserialisable (it also catches reference cycles)."""
+
+_SCALARS = (str, bool, int)
+
+
+class EncodingError(ValueError):
+    """A value could not be turned into JSON; the event carrying it is dropped and counted."""
+
+
+def to_json_value(value: Any, _depth: int = 0) -> Any:
+    """Return a JSON-compatible copy of *value*.
+
+    Datetimes become RFC 3339 strings (naive ones are taken as UTC), dates ISO dates,
+    decimals and UUIDs strings, bytes base64, sets sorted lists, enums their value, and
+    non-finite floats the strings ``"NaN"``/``"Infinity"``/``"-Infinity"`` (strict JSON has no
+    literal for them).  Other objects are encoded with ``str()``.
+
+    :raises EncodingError: for nesting deeper than :data:`MAX_DEPTH` (or a cycle), or an
+        object whose ``str()`` raises.
+    """
+    if value is None or isinstance(value, _SCALARS):
+        if isinstance(value, enum.Enum):
+            return to_json_value(value.value, _depth + 1)
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if _depth >= MAX_DEPTH:
+        raise EncodingError(f"value nested deeper than {MAX_DEPTH} levels (or a cycle)")
+    if isinstance(value, Mapping):
+        return {str(k): to_json_value(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v, _depth + 1) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [to_json_value(v, _depth + 1) for v in value]
+        # Sets have no order; sort on the encoded form so equal sets give equal JSON.
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, enum.Enum):
+        return to_json_value(value.value, _depth + 1)
+    try:
+        return str(value)
+    except Exception as exc:  # a user object's __str__ can do anything
+        raise EncodingError(f"cannot encode {type(value).__name__}: {exc!r}") from exc
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of *value* after :func:`to_json_value`.
+
+    :raises EncodingError: when the value cannot be encoded.
+    """
+    try:
+        return json.dumps(to_json_value(value), ensure_ascii=False, separators=(",", ":"))
+    except EncodingError:
+        raise
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise EncodingError(str(exc)) from exc
+
+
+def encode_event(event: ExportEvent, timestamp_us: int) -> EncodedEvent:
+    """Encode *event* as one newline-terminated UTF-8 JSON line.
+
+    :raises EncodingError: when the row holds text that is not valid Unicode (lone
+        surrogates), which would otherwise produce a line no reader accepts.
+    """
+    try:
+        text = json.dumps(event.to_row(), ensure_ascii=False, separators=(",", ":"))
+        data = text.encode("utf-8") + b"\n"
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        raise EncodingError(str(exc)) from exc
+    return EncodedEvent(event=event, data=data, timestamp_us=timestamp_us)

@@ -1,0 +1,425 @@
+"""The pipeline: a bounded queue, one daemon worker, batching, counters and lifecycle.
+
+The caller's thread only appends a capture record to a ``collections.deque`` (about 50 ns, no
+lock, no I/O).  The worker turns records into rows, encodes them, groups them into batches
+(N events, B bytes or T seconds, whichever comes first) and hands each batch to the sink.
+Every event ends up exported, or counted under ``dropped.<reason>``: nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from openfeature import api
+from openfeature.evaluation_context import EvaluationContext
+
+from . import capture
+from ._log import RateLimitedLog, logger
+from .encoding import EncodingError, encode_event
+from .events import EncodedEvent
+from .sinks._base import ExportResult, Sink, sink_stats
+from .stats import (
+    DROP_CAPTURE_ERROR,
+    DROP_EXPORT_FAILED,
+    DROP_QUEUE_FULL,
+    DROP_SHUTDOWN,
+    DROP_TOO_LARGE,
+    DROP_UNSERIALIZABLE,
+    Counters,
+    drop_key,
+)
+
+
+class _HotCounter:
+    """A counter the caller's thread can bump without a lock.
+
+    ``itertools.count.__next__`` is a single C call, so it is atomic under the GIL where
+    ``self.n += 1`` is not.  Reading goes through the same iterator, so each read is
+    compensated for.
+    """
+
+    __slots__ = ("_count", "_reads", "_taken", "incr")
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+        self.incr = self._count.__next__
+        self._reads = 0
+        self._taken = 0
+
+    def add(self, amount: int) -> None:
+        for _ in range(amount):
+            self.incr()
+
+    def take(self) -> int:
+        """The increments since the last ``take`` (callers hold the exporter's lock)."""
+        total = next(self._count) - self._reads
+        self._reads += 1
+        delta, self._taken = total - self._taken, total
+        return delta
+
+
+class _FlushRequest:
+    """A caller waiting in :meth:`EventExporter.flush` for the queue to drain."""
+
+    __slots__ = ("deadline", "done", "ok")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.done = threading.Event()
+        self.ok = True
+
+
+class EventExporter:
+    """Batches captured events on a background thread and ships them to a sink.
+
+    :param sink: where batches go (:class:`~openfeature_s3_export.FileSink`, an AWS sink, or
+        anything implementing :class:`~openfeature_s3_export.sinks.Sink`).
+    :param max_queue_size: events held in memory at most; when full, new events are dropped
+        and counted as ``dropped.queue_full``.
+    :param max_batch_size: a batch is exported as soon as it holds this many events...
+    :param max_batch_bytes: ...or this many encoded bytes...
+    :param flush_interval: ...or its oldest event has waited this many seconds.
+    :param max_event_bytes: encoded events larger than this are dropped (``dropped.too_large``).
+    :param export_timeout: longest a single batch export (sink retries included) may take.
+    :param shutdown_timeout: how long the ``atexit`` handler waits for the final flush.
+    :param service_name: written to every row (defaults to ``$OTEL_SERVICE_NAME``).
+    :param environment: written to every row (for example ``"production"``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        max_queue_size: int = 10_000,
+        max_batch_size: int = 500,
+        max_batch_bytes: int = 4 * 1024 * 1024,
+        flush_interval: float = 5.0,
+        max_event_bytes: int = 1_000_000,
+        export_timeout: float = 30.0,
+        shutdown_timeout: float = 5.0,
+        service_name: str | None = None,
+        environment: str | None = None,
+        register_atexit: bool = True,
+    ) -> None:
+        if max_queue_size < 1 or max_batch_size < 1 or max_batch_bytes < 1 or max_event_bytes < 1:
+            raise ValueError("queue and batch limits must be positive")
+        if flush_interval <= 0 or export_timeout <= 0 or shutdown_timeout < 0:
+            raise ValueError("flush_interval and export_timeout must be positive")
+        self.sink = sink
+        self._max_queue = max_queue_size
+        self._max_batch = max_batch_size
+        self._max_batch_bytes = max_batch_bytes
+        self._max_event_bytes = max_event_bytes
+        self._interval = flush_interval
+        self._export_timeout = export_timeout
+        self._shutdown_timeout = shutdown_timeout
+        self._source = capture.Source(
+            service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"),
+            environment=environment,
+        )
+        self._log = RateLimitedLog()
+        self._closed = False
+        self._init_state()
+        self._start_worker()
+        # Weak references: registering must not keep an abandoned exporter (and its sink) alive.
+        ref = weakref.WeakMethod(self._after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
+        if register_atexit:
+            exit_ref = weakref.WeakMethod(self._at_exit)
+            atexit.register(lambda: (m := exit_ref()) and m())
+
+    # -- caller's thread ------------------------------------------------------------------
+
+    def _submit(self, record: tuple[Any, ...]) -> None:
+        """Queue a capture record; never blocks, never raises."""
+        queue = self._queue
+        if len(queue) < self._max_queue and not self._closed:
+            queue.append(record)
+            if len(queue) >= self._max_batch and not self._wake.is_set():
+                self._wake.set()
+        elif self._closed:
+            self._dropped_shutdown.incr()
+        else:
+            self._dropped_queue_full.incr()
+
+    def _capture_failed(self) -> None:
+        """Count an event the caller's thread could not capture (bug or hostile input)."""
+        self._dropped_capture.incr()
+
+    def track(
+        self,
+        event_name: str,
+        evaluation_context: Any = None,
+        value: float | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        provider_name: str | None = None,
+        domain: str | None = None,
+    ) -> None:
+        """Record a track event (a conversion, a metric) for experiment analysis.
+
+        ``evaluation_context`` is merged over the OpenFeature API and transaction contexts, as
+        ``client.track`` does.  Never raises and never blocks; to also forward the event to the
+        flag vendor, call ``client.track`` on a client whose provider is wrapped in
+        :class:`~openfeature_s3_export.TrackingProvider` instead.
+        """
+        try:
+            context = _merged_context(evaluation_context)
+            self._submit(
+                capture.track_record(
+                    event_name,
+                    provider_name,
+                    domain,
+                    context.targeting_key,
+                    context.attributes,
+                    value,
+                    attributes,
+                )
+            )
+        except Exception:
+            self._capture_failed()
+
+    # -- public control -------------------------------------------------------------------
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Export everything queued so far; wait at most *timeout* seconds.
+
+        Returns ``True`` when every event queued before the call was handled and none failed
+        to export, ``False`` on timeout or failure (see :meth:`stats` for the counts).
+        """
+        if not self._worker.is_alive():
+            return not self._queue
+        request = _FlushRequest(time.monotonic() + max(timeout, 0.0))
+        with self._lock:
+            self._flush_requests.append(request)
+        self._wake.set()
+        if not request.done.wait(max(timeout, 0.0)):
+            return False
+        return request.ok
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Flush, stop the worker and shut the sink down, within *timeout* seconds.
+
+        Events captured afterwards are dropped and counted as ``dropped.shutdown``.  Returns
+        ``True`` when everything queued was exported.  Safe to call more than once.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._lock:
+            if self._closed:
+                return not self._queue
+            self._closed = True
+        ok = self.flush(timeout)
+        self._stopping = True
+        self._wake.set()
+        self._worker.join(max(deadline - time.monotonic(), 0.0))
+        if self._worker.is_alive():
+            self._log.warning("shutdown", "shutdown timed out with %d events still queued", len(self._queue))
+            return False
+        if self._queue:
+            # Appended by a thread that passed the closed check just before shutdown began.
+            self._dropped_shutdown.add(len(self._queue))
+            self._queue.clear()
+        self._fold_hot_counters()
+        try:
+            self.sink.shutdown()
+        except Exception:
+            logger.exception("sink shutdown failed")
+            ok = False
+        return ok and not self._queue
+
+    def stats(self) -> Mapping[str, int]:
+        """Counters: ``enqueued``, ``exported``, ``dropped`` (total) and ``dropped.<reason>``,
+        ``failed``, ``retried``, ``batches``, ``bytes`` (encoded bytes handed to the sink),
+        ``queued`` (current depth), plus the
+        sink's own counters under ``sink.<name>``.
+
+        Invariant once the queue is drained: ``enqueued == exported + dropped after enqueue``
+        (every reason except ``queue_full``, ``shutdown`` and ``capture_error``, which are
+        counted before an event enters the queue).
+        """
+        self._fold_hot_counters()
+        values = self._counters.snapshot()
+        values["enqueued"] = self._taken + len(self._queue)
+        for key in ("exported", "failed", "retried", "batches", "bytes"):
+            values.setdefault(key, 0)
+        values["dropped"] = sum(v for k, v in values.items() if k.startswith("dropped."))
+        values["queued"] = len(self._queue)
+        for key, value in sink_stats(self.sink).items():
+            values[f"sink.{key}"] = value
+        return values
+
+    # -- worker ---------------------------------------------------------------------------
+
+    def _init_state(self) -> None:
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._flush_requests: list[_FlushRequest] = []
+        self._stopping = False
+        self._counters = Counters()
+        self._dropped_queue_full = _HotCounter()
+        self._dropped_shutdown = _HotCounter()
+        self._dropped_capture = _HotCounter()
+        self._pending: list[EncodedEvent] = []
+        self._pending_bytes = 0
+        self._pending_since = 0.0
+        self._taken = 0  # records taken off the queue (for "enqueued")
+
+    def _start_worker(self) -> None:
+        self._worker = threading.Thread(target=self._run, name="openfeature-s3-export", daemon=True)
+        self._worker.start()
+
+    def _fold_hot_counters(self) -> None:
+        with self._lock:
+            for reason, counter in (
+                (DROP_QUEUE_FULL, self._dropped_queue_full),
+                (DROP_SHUTDOWN, self._dropped_shutdown),
+                (DROP_CAPTURE_ERROR, self._dropped_capture),
+            ):
+                delta = counter.take()
+                if delta:
+                    self._counters.add(drop_key(reason), delta)
+                    if reason == DROP_QUEUE_FULL:
+                        self._log.warning(
+                            "queue_full",
+                            "event queue full (%d events): dropped %d events; raise max_queue_size "
+                            "or check that the sink keeps up",
+                            self._max_queue,
+                            delta,
+                        )
+
+    def _run(self) -> None:
+        while True:
+            if not self._queue and not self._flush_requests and not self._stopping:
+                timeout = self._interval
+                if self._pending:
+                    timeout = max(self._pending_since + self._interval - time.monotonic(), 0.0)
+                self._wake.wait(timeout)
+            self._wake.clear()
+            try:
+                self._cycle()
+            except Exception:  # a bug here must not kill the only worker thread
+                logger.exception("openfeature-s3-export worker error")
+            if self._stopping and not self._queue and not self._flush_requests:
+                return
+
+    def _cycle(self) -> None:
+        with self._lock:
+            requests, self._flush_requests = self._flush_requests, []
+        failed_before = self._counters.get(drop_key(DROP_EXPORT_FAILED))
+        deadline = min((r.deadline for r in requests), default=None)
+        self._drain(deadline)
+        due = self._pending and time.monotonic() - self._pending_since >= self._interval
+        if self._pending and (requests or self._stopping or due):
+            self._export_pending(deadline)
+        self._fold_hot_counters()
+        ok = self._counters.get(drop_key(DROP_EXPORT_FAILED)) == failed_before
+        for request in requests:
+            request.ok = ok
+            request.done.set()
+
+    def _drain(self, deadline: float | None) -> None:
+        """Move every queued record into pending batches, exporting each batch once full."""
+        queue = self._queue
+        while True:
+            try:
+                record = queue.popleft()
+            except IndexError:
+                return
+            self._taken += 1
+            encoded = self._encode(record)
+            if encoded is None:
+                continue
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            elif self._pending_bytes + len(encoded.data) > self._max_batch_bytes:
+                self._export_pending(deadline)
+                self._pending_since = time.monotonic()
+            self._pending.append(encoded)
+            self._pending_bytes += len(encoded.data)
+            if len(self._pending) >= self._max_batch:
+                self._export_pending(deadline)
+
+    def _encode(self, record: tuple[Any, ...]) -> EncodedEvent | None:
+        try:
+            event, timestamp_us = capture.build_event(record, self._source)
+            encoded = encode_event(event, timestamp_us)
+        except EncodingError as exc:
+            self._drop(DROP_UNSERIALIZABLE, "event dropped: %s", exc)
+            return None
+        except Exception as exc:  # hostile input (a __str__ that raises, ...) drops one event only
+            self._drop(DROP_UNSERIALIZABLE, "event dropped: cannot build row: %r", exc)
+            return None
+        if len(encoded.data) > self._max_event_bytes:
+            self._drop(
+                DROP_TOO_LARGE,
+                "event dropped: %d bytes encoded, max_event_bytes is %d",
+                len(encoded.data),
+                self._max_event_bytes,
+            )
+            return None
+        return encoded
+
+    def _drop(self, reason: str, msg: str, *args: object, count: int = 1) -> None:
+        self._counters.add(drop_key(reason), count)
+        self._log.warning(reason, msg, *args, count=count)
+
+    def _export_pending(self, deadline: float | None) -> None:
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        limit = time.monotonic() + self._export_timeout
+        self._export(batch, limit if deadline is None else min(deadline, limit))
+
+    def _export(self, batch: Sequence[EncodedEvent], deadline: float) -> None:
+        self._counters.add("batches")
+        try:
+            result = self.sink.export(batch, deadline=deadline)
+        except Exception as exc:
+            result = ExportResult(delivered=0, failed=batch, error=repr(exc))
+        counters = self._counters
+        counters.add("exported", result.delivered)
+        counters.add("retried", result.retried)
+        counters.add("bytes", sum(len(e.data) for e in batch))
+        for reason, count in result.dropped.items():
+            self._drop(reason, "sink dropped %d events: %s", count, reason, count=count)
+        if result.failed:
+            failed = len(result.failed)
+            counters.add("failed", failed)
+            self._drop(
+                DROP_EXPORT_FAILED,
+                "export to %s failed, %d events dropped: %s",
+                type(self.sink).__name__,
+                failed,
+                result.error or "unknown error",
+                count=failed,
+            )
+
+    # -- process lifecycle ----------------------------------------------------------------
+
+    def _after_fork_in_child(self) -> None:
+        # The parent still owns (and will export) everything queued before the fork: start the
+        # child empty, with fresh locks (the parent's may have been held mid-fork) and worker.
+        self._init_state()
+        if not self._closed:
+            self._start_worker()
+
+    def _at_exit(self) -> None:
+        if not self._closed:
+            self.shutdown(self._shutdown_timeout)
+
+
+def _merged_context(evaluation_context: Any) -> Any:
+    """API context → transaction context → the given one, as ``client.track`` merges them."""
+    context = api.get_evaluation_context().merge(api.get_transaction_context())
+    if evaluation_context is not None:
+        context = context.merge(evaluation_context)
+    return context if context is not None else EvaluationContext()

@@ -1,0 +1,57 @@
+"""The sink protocol: one destination, knowing nothing about OpenFeature."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from ..events import EncodedEvent
+
+
+@attrs.frozen(slots=True)
+class ExportResult:
+    """What became of a batch handed to :meth:`Sink.export`.
+
+    Every event of the batch is in exactly one place: counted in ``delivered``, returned in
+    ``failed`` (the pipeline's failure path takes them), or counted in ``dropped`` under a
+    reason (for example ``record_too_large`` for an event over a service's record limit).
+
+    .. versionadded:: 0.1.0
+    """
+
+    delivered: int
+    failed: Sequence[EncodedEvent] = ()
+    dropped: Mapping[str, int] = attrs.field(factory=dict)
+    retried: int = 0
+    """Records sent again after a retryable failure (counted once per resend)."""
+    error: str | None = None
+    """Why ``failed`` is not empty, for the log."""
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A destination for batches of encoded events.
+
+    ``export`` is only ever called from the pipeline's worker thread, one batch at a time.  It
+    may retry internally but must return by *deadline* (a :func:`time.monotonic` value, or
+    ``None`` for no limit) and must not raise for delivery problems: undelivered events go back
+    in :attr:`ExportResult.failed`.  An exception is treated as the whole batch failing.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+        """Deliver *batch*, returning what happened to each event."""
+        ...
+
+    def shutdown(self) -> None:
+        """Release resources; called once, after the last export."""
+        ...
+
+
+def sink_stats(sink: object) -> Mapping[str, int]:
+    """A sink's own counters, when it keeps any (``stats()`` is optional)."""
+    stats = getattr(sink, "stats", None)
+    return stats() if callable(stats) else {}

@@ -1,0 +1,59 @@
+"""LaunchDarkly (``launchdarkly-openfeature-server``).
+
+The provider passes LD's own reason kinds through as strings (``FALLTHROUGH``, ``RULE_MATCH``,
+``PREREQUISITE_FAILED``), sets ``variant`` to the variation *index* as a string, and puts the
+evaluation reason's details into ``flag_metadata``.  The flag version is not exposed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ._base import Normalized, RawEvaluation, normalize_generic
+
+PROVIDER_NAMES = ("launchdarkly-openfeature-server",)
+VENDOR = "launchdarkly"
+
+# LD reason kind -> OpenFeature reason.  FALLTHROUGH is the flag's default rule (OpenFeature
+# DEFAULT); a prerequisite failure serves the off variation exactly as a disabled flag does.
+_REASONS = {
+    "FALLTHROUGH": "DEFAULT",
+    "RULE_MATCH": "TARGETING_MATCH",
+    "PREREQUISITE_FAILED": "DISABLED",
+    "TARGET_MATCH": "TARGETING_MATCH",
+    "OFF": "DISABLED",
+}
+
+_DETAIL_KEYS = {
+    "variationIndex": "variation_index",
+    "ruleId": "rule_id",
+    "ruleIndex": "rule_index",
+    "inExperiment": "in_experiment",
+    "prerequisiteKey": "prerequisite_key",
+    "bigSegmentsStatus": "big_segments_status",
+}
+
+
+def normalize(raw: RawEvaluation) -> Normalized:
+    """Map LD reasons to OpenFeature ones (SPLIT for experiment traffic) and lift LD details."""
+    base = normalize_generic(raw, VENDOR)
+    details: dict[str, Any] = dict(base.vendor_details)
+    for key, column in _DETAIL_KEYS.items():
+        if key in base.flag_metadata:
+            details[column] = base.flag_metadata[key]
+    reason = base.reason
+    if raw.error_code is None and raw.reason is not None:
+        reason = _REASONS.get(raw.reason, base.reason)
+        if details.get("in_experiment") is True and reason in ("DEFAULT", "TARGETING_MATCH"):
+            reason = "SPLIT"
+    kind = base.context_kind or "user"  # LD's converter defaults every context to kind "user"
+    return attrs.evolve(
+        base,
+        reason=reason,
+        # LD serves the code default (no variation) exactly when variant is None.
+        is_default_value=raw.error_code is not None or raw.variant is None,
+        context_kind=kind,
+        vendor_details=details,
+    )
