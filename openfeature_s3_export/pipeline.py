@@ -21,7 +21,7 @@ from typing import Any
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 
-from . import capture
+from . import capture, rows
 from ._log import RateLimitedLog, logger
 from .encoding import EncodingError, encode_event
 from .events import EncodedEvent
@@ -123,7 +123,7 @@ class EventExporter:
         self._interval = flush_interval
         self._export_timeout = export_timeout
         self._shutdown_timeout = shutdown_timeout
-        self._source = capture.Source(
+        self._source = rows.Source(
             service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"),
             environment=environment,
         )
@@ -352,7 +352,7 @@ class EventExporter:
 
     def _encode(self, record: tuple[Any, ...]) -> EncodedEvent | None:
         try:
-            event, timestamp_us = capture.build_event(record, self._source)
+            event, timestamp_us = rows.build_event(record, self._source)
             encoded = encode_event(event, timestamp_us)
         except EncodingError as exc:
             self._drop(DROP_UNSERIALIZABLE, "event dropped: %s", exc)
