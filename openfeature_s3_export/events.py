@@ -9,6 +9,7 @@ form shipped inside the package.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 import attrs
@@ -136,18 +137,27 @@ class ExportEvent:
         }
 
 
-@attrs.frozen(slots=True)
+@attrs.define(slots=True, eq=False, kw_only=True)
 class EncodedEvent:
     """An :class:`ExportEvent` together with its newline-terminated JSON encoding.
 
     Sinks receive these: the pipeline has already validated and size-checked every one, so a
-    sink never has to deal with an event it cannot serialise.
+    sink never has to deal with an event it cannot serialise.  The pipeline writes ``data``
+    directly from cached fragments; :attr:`event` is decoded from ``data`` on first use, so
+    sinks that only need bytes (files, Firehose) never pay for building the object.
 
     .. versionadded:: 0.1.0
     """
 
-    event: ExportEvent
     data: bytes
     """UTF-8 JSON of :meth:`ExportEvent.to_row`, ending with ``b"\\n"``."""
     timestamp_us: int
     """Event time in microseconds since the epoch (UTC), used for partitioning."""
+    _event: ExportEvent | None = attrs.field(default=None, alias="event")
+
+    @property
+    def event(self) -> ExportEvent:
+        """The row as an :class:`ExportEvent` (decoded from :attr:`data` when not given)."""
+        if self._event is None:
+            self._event = ExportEvent(**json.loads(self.data))
+        return self._event

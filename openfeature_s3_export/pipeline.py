@@ -23,7 +23,7 @@ from openfeature.evaluation_context import EvaluationContext
 
 from . import capture, rows
 from ._log import RateLimitedLog, logger
-from .encoding import EncodingError, encode_event
+from .encoding import EncodingError
 from .events import EncodedEvent
 from .sinks._base import ExportResult, Sink, sink_stats
 from .stats import (
@@ -100,8 +100,8 @@ class EventExporter:
         self,
         sink: Sink,
         *,
-        max_queue_size: int = 10_000,
-        max_batch_size: int = 500,
+        max_queue_size: int = 20_000,
+        max_batch_size: int = 5000,
         max_batch_bytes: int = 4 * 1024 * 1024,
         flush_interval: float = 5.0,
         max_event_bytes: int = 1_000_000,
@@ -118,14 +118,19 @@ class EventExporter:
         self.sink = sink
         self._max_queue = max_queue_size
         self._max_batch = max_batch_size
+        # Wake the worker early, whatever the batch size: it encodes records into the pending
+        # batch as they come, so the queue (raw records, the costly part) stays short.
+        self._wake_at = min(max_batch_size, 256)
         self._max_batch_bytes = max_batch_bytes
         self._max_event_bytes = max_event_bytes
         self._interval = flush_interval
         self._export_timeout = export_timeout
         self._shutdown_timeout = shutdown_timeout
-        self._source = rows.Source(
-            service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"),
-            environment=environment,
+        self._rows = rows.RowBuilder(
+            rows.Source(
+                service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"),
+                environment=environment,
+            )
         )
         self._log = RateLimitedLog()
         self._closed = False
@@ -145,7 +150,7 @@ class EventExporter:
         queue = self._queue
         if len(queue) < self._max_queue and not self._closed:
             queue.append(record)
-            if len(queue) >= self._max_batch and not self._wake.is_set():
+            if len(queue) >= self._wake_at and not self._wake.is_set():
                 self._wake.set()
         elif self._closed:
             self._dropped_shutdown.incr()
@@ -352,8 +357,7 @@ class EventExporter:
 
     def _encode(self, record: tuple[Any, ...]) -> EncodedEvent | None:
         try:
-            event, timestamp_us = rows.build_event(record, self._source)
-            encoded = encode_event(event, timestamp_us)
+            encoded = self._rows.encode(record)
         except EncodingError as exc:
             self._drop(DROP_UNSERIALIZABLE, "event dropped: %s", exc)
             return None

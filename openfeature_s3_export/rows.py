@@ -6,7 +6,9 @@ happen here, never on the caller's thread.
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import socket
 import time
 from collections.abc import Mapping
@@ -17,8 +19,8 @@ import attrs
 from ._version import __version__
 from .capture import TRACK
 from .encoding import EncodingError, dumps
-from .events import KIND_EVALUATION, KIND_TRACK, ExportEvent
-from .vendors import RawEvaluation, normalize, vendor_for
+from .events import COLUMNS, KIND_EVALUATION, KIND_TRACK, EncodedEvent, ExportEvent
+from .vendors import Normalized, RawEvaluation, normalize, vendor_for
 from .vendors._base import attribute_kind
 
 
@@ -35,6 +37,14 @@ class Source:
     library_version: str = __version__
 
 
+# Event ids need uniqueness, not unpredictability: a private Mersenne Twister seeded from the OS
+# is ~20x cheaper than os.urandom per id.  Private, so an app calling random.seed() cannot make
+# two processes produce the same ids, and re-seeded in a forked child for the same reason.
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
+_getrandbits = _rng.getrandbits
+
+
 def uuid7(time_ns: int) -> str:
     """A UUIDv7 (RFC 9562) for *time_ns*: time-ordered, 62 random bits for uniqueness.
 
@@ -43,22 +53,37 @@ def uuid7(time_ns: int) -> str:
     """
     ms = time_ns // 1_000_000
     sub_ms = (time_ns % 1_000_000) * 4096 // 1_000_000
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | sub_ms << 64 | 0b10 << 62 | rand
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | sub_ms << 64 | 0b10 << 62 | _getrandbits(62)
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+class _Timestamps:
+    """RFC 3339 text for event times; the seconds part is formatted once per second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def format(self, timestamp_us: int) -> str:
+        seconds, micros = divmod(timestamp_us, 1_000_000)
+        if seconds != self._second:
+            self._second = seconds
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        return f"{self._prefix}.{micros:06d}Z"
+
+
 def rfc3339_us(timestamp_us: int) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` for a UTC time in microseconds since the epoch."""
-    seconds, micros = divmod(timestamp_us, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+    return _Timestamps().format(timestamp_us)
 
 
 def _text(value: Any) -> str | None:
     """Enums (``Reason``, ``ErrorCode``, ``FlagType``) and stray non-strings as plain text."""
-    if value is None:
-        return None
+    if value is None or type(value) is str:
+        return value
     return str(value.value) if hasattr(value, "value") and not isinstance(value, str) else str(value)
 
 
@@ -74,31 +99,180 @@ def _metric(value: Any) -> float | None:
     return metric
 
 
-def build_event(record: tuple[Any, ...], source: Source) -> tuple[ExportEvent, int]:
-    """Turn a capture record into a schema v1 row and its event time in microseconds.
+_CACHE_LIMIT = 4096
+# Columns between "timestamp" and "targeting_key", and after "context", in COLUMNS order.
+_MIDDLE_COLUMNS = COLUMNS[COLUMNS.index("timestamp") + 1 : COLUMNS.index("targeting_key")]
+_TAIL_COLUMNS = COLUMNS[COLUMNS.index("context") + 1 :]
 
-    Runs on the worker thread.
 
-    :raises EncodingError: when a user value cannot be encoded; the caller drops the event.
+def _fragment_key(record: tuple[Any, ...], context: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """Everything the constant columns of an evaluation row depend on, or None (uncacheable).
+
+    Built from the record's raw fields (enums compare equal to their text) so that a cache hit
+    costs one tuple and one dict lookup.
     """
-    time_ns = record[1]
-    timestamp_us = time_ns // 1000
-    if record[0] == TRACK:
-        _, _, event_name, provider, domain, targeting_key, context, value, attributes = record
+    _, _, hook_context, value, variant, reason, error_code, error_message, metadata, _ = record
+    value_key = _value_key(value)
+    default_key = _value_key(hook_context.default_value)
+    if value_key is None or default_key is None:
+        return None
+    provider_metadata = hook_context.provider_metadata
+    client_metadata = hook_context.client_metadata
+    try:
+        key = (
+            provider_metadata.name if provider_metadata is not None else None,
+            client_metadata.domain if client_metadata is not None else None,
+            hook_context.flag_key,
+            hook_context.flag_type,
+            value_key,
+            default_key,
+            variant,
+            reason,
+            error_code,
+            error_message,
+            context.get("kind"),
+            tuple(metadata.items()) if metadata else (),
+        )
+        hash(key)
+    except (TypeError, AttributeError):  # unhashable or odd metadata: build the row in full
+        return None
+    return key
+
+
+def _value_key(value: Any) -> tuple[type, Any] | None:
+    """A cache key for a scalar flag value (type included: True and 1 differ), else None."""
+    if type(value) in _JSON_SCALARS or type(value) is float:
+        return (type(value), value)
+    return None
+
+
+_JSON_SCALARS = (str, int, bool, type(None))
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _flat_json(value: Any) -> str | None:
+    """JSON for the common shapes (scalars, flat dicts of scalars) without the generic walk."""
+    cls = type(value)
+    if cls in _JSON_SCALARS:
+        return _compact(value)
+    if cls is dict:
+        for key, item in value.items():
+            if type(key) is not str or type(item) not in _JSON_SCALARS:
+                return None
+        return _compact(value)
+    return None
+
+
+class RowBuilder:
+    """Turns capture records into :class:`ExportEvent` rows (worker thread only, not shared).
+
+    Flag evaluations repeat: the same flag, variant and metadata come back for thousands of
+    users.  The vendor normalisation and the JSON of metadata and scalar values are therefore
+    cached (bounded), which keeps the worker well ahead of the fastest evaluation loop.
+    """
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self._timestamps = _Timestamps()
+        self._normalized: dict[tuple[Any, ...], tuple[Normalized, str, str]] = {}
+        self._values: dict[tuple[type, Any], str] = {}
+        self._fragments: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+
+    def encode(self, record: tuple[Any, ...]) -> EncodedEvent:
+        """The row for *record*, encoded as one newline-terminated JSON line.
+
+        :raises EncodingError: when a user value cannot be encoded (including text that is not
+            valid Unicode, such as lone surrogates); the caller drops the event.
+        """
+        try:
+            if record[0] != TRACK:
+                return self._encode_evaluation(record)
+            event, timestamp_us = self.build(record)
+            data = _compact(event.to_row()).encode("utf-8") + b"\n"
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            if isinstance(exc, EncodingError):
+                raise
+            raise EncodingError(str(exc)) from exc
+        return EncodedEvent(event=event, data=data, timestamp_us=timestamp_us)
+
+    def _encode_evaluation(self, record: tuple[Any, ...]) -> EncodedEvent:
+        # Only the id, time, targeting key and context differ between two evaluations of the
+        # same flag with the same outcome; every other column is a cached JSON fragment.  The
+        # line is identical to encoding build()'s row, column order included.
+        time_ns, hook_context = record[1], record[2]
+        context = record[9] or {}
+        timestamp_us = time_ns // 1000
+        key = _fragment_key(record, context)
+        fragments = self._fragments.get(key) if key is not None else None
+        if fragments is None:
+            event, _ = self._evaluation(record)
+            row = event.to_row()
+            head = _compact({k: row[k] for k in _MIDDLE_COLUMNS})[1:-1]
+            tail = _compact({k: row[k] for k in _TAIL_COLUMNS})[1:-1]
+            fragments = (
+                '","kind":"evaluation","timestamp":"',
+                f'",{head},"targeting_key":',
+                f',"context_kind":{_compact(row["context_kind"])},"context":',
+                f",{tail}}}\n",
+            )
+            if key is not None:
+                if len(self._fragments) >= _CACHE_LIMIT:
+                    self._fragments.clear()
+                self._fragments[key] = fragments
+        context_json = _flat_json(context) or dumps(context)
+        line = "".join(
+            (
+                '{"schema_version":1,"event_id":"',
+                uuid7(time_ns),
+                fragments[0],
+                self._timestamps.format(timestamp_us),
+                fragments[1],
+                _compact(_text(hook_context.evaluation_context.targeting_key)),
+                fragments[2],
+                _compact(context_json),
+                fragments[3],
+            )
+        )
+        return EncodedEvent(data=line.encode("utf-8"), timestamp_us=timestamp_us)
+
+    def build(self, record: tuple[Any, ...]) -> tuple[ExportEvent, int]:
+        """The row for *record* and its event time in microseconds.
+
+        :raises EncodingError: when a user value cannot be encoded; the caller drops the event.
+        """
+        if record[0] == TRACK:
+            return self._track(record)
+        return self._evaluation(record)
+
+    def _json(self, value: Any) -> str:
+        if type(value) in _JSON_SCALARS and not (type(value) is str and len(value) > 256):
+            key = (type(value), value)  # True and 1 must not share an entry
+            text = self._values.get(key)
+            if text is None:
+                if len(self._values) >= _CACHE_LIMIT:
+                    self._values.clear()
+                text = self._values[key] = _compact(value)
+            return text
+        return _flat_json(value) or dumps(value)
+
+    def _track(self, record: tuple[Any, ...]) -> tuple[ExportEvent, int]:
+        _, time_ns, event_name, provider, domain, targeting_key, context, value, attributes = record
         context = context or {}
+        timestamp_us = time_ns // 1000
+        source = self.source
         event = ExportEvent(
             event_id=uuid7(time_ns),
             kind=KIND_TRACK,
-            timestamp=rfc3339_us(timestamp_us),
+            timestamp=self._timestamps.format(timestamp_us),
             provider=provider,
             vendor=vendor_for(provider),
             domain=domain,
             targeting_key=_text(targeting_key),
             context_kind=attribute_kind(context),
-            context=dumps(context),
+            context=_flat_json(context) or dumps(context),
             event_name=_text(event_name),
             metric_value=_metric(value),
-            attributes=dumps(attributes or {}),
+            attributes=_flat_json(attributes or {}) or dumps(attributes),
             library_version=source.library_version,
             service_name=source.service_name,
             environment=source.environment,
@@ -106,48 +280,112 @@ def build_event(record: tuple[Any, ...], source: Source) -> tuple[ExportEvent, i
         )
         return event, timestamp_us
 
-    _, _, hook_context, value, variant, reason, error_code, error_message, metadata, context = record
-    context = context or {}
-    provider_metadata = hook_context.provider_metadata
-    client_metadata = hook_context.client_metadata
-    provider = provider_metadata.name if provider_metadata is not None else None
-    flag_type = _text(hook_context.flag_type)
-    raw = RawEvaluation(
-        provider=provider,
-        flag_key=str(hook_context.flag_key),
-        flag_type=flag_type.lower() if flag_type else None,
-        variant=_text(variant),
-        reason=_text(reason),
-        error_code=_text(error_code),
-        flag_metadata=metadata if isinstance(metadata, Mapping) else {},
-        attributes=context,
-    )
-    norm = normalize(raw)
-    event = ExportEvent(
-        event_id=uuid7(time_ns),
-        kind=KIND_EVALUATION,
-        timestamp=rfc3339_us(timestamp_us),
-        provider=provider,
-        vendor=norm.vendor,
-        domain=client_metadata.domain if client_metadata is not None else None,
-        targeting_key=_text(hook_context.evaluation_context.targeting_key),
-        context_kind=norm.context_kind,
-        context=dumps(context),
-        flag_key=raw.flag_key,
-        flag_type=raw.flag_type,
-        value=dumps(value),
-        default_value=dumps(hook_context.default_value),
-        variant=norm.variant,
-        reason=norm.reason,
-        vendor_reason=raw.reason,
-        error_code=raw.error_code,
-        error_message=_text(error_message),
-        is_default_value=norm.is_default_value,
-        flag_metadata=dumps(norm.flag_metadata),
-        vendor_details=dumps(norm.vendor_details),
-        library_version=source.library_version,
-        service_name=source.service_name,
-        environment=source.environment,
-        host=source.host,
-    )
-    return event, timestamp_us
+    @staticmethod
+    def _normalize_key(raw: RawEvaluation, extra: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        """Everything normalisation depends on, or None when it cannot be a dict key."""
+        try:
+            key = (
+                raw.provider,
+                raw.flag_key,
+                raw.flag_type,
+                raw.variant,
+                raw.reason,
+                raw.error_code,
+                attribute_kind(raw.attributes),
+                tuple(raw.flag_metadata.items()),
+                *extra,
+            )
+            hash(key)
+        except TypeError:  # unhashable metadata values: skip the cache
+            return None
+        return key
+
+    def _raw(self, record: tuple[Any, ...], context: Mapping[str, Any]) -> RawEvaluation:
+        hook_context, variant, reason, error_code, metadata = (
+            record[2],
+            record[4],
+            record[5],
+            record[6],
+            record[8],
+        )
+        provider_metadata = hook_context.provider_metadata
+        flag_type = _text(hook_context.flag_type)
+        return RawEvaluation(
+            provider=provider_metadata.name if provider_metadata is not None else None,
+            flag_key=str(hook_context.flag_key),
+            flag_type=flag_type.lower() if flag_type else None,
+            variant=_text(variant),
+            reason=_text(reason),
+            error_code=_text(error_code),
+            flag_metadata=metadata if isinstance(metadata, Mapping) else {},
+            attributes=context,
+        )
+
+    def _normalize(self, raw: RawEvaluation) -> tuple[Normalized, str, str]:
+        key = self._normalize_key(raw)
+        if key is not None:
+            hit = self._normalized.get(key)
+            if hit is not None:
+                return hit
+        norm = normalize(raw)
+        entry = (norm, dumps(norm.flag_metadata), dumps(norm.vendor_details))
+        if key is not None:
+            if len(self._normalized) >= _CACHE_LIMIT:
+                self._normalized.clear()
+            self._normalized[key] = entry
+        return entry
+
+    def _evaluation(self, record: tuple[Any, ...]) -> tuple[ExportEvent, int]:
+        _, time_ns, hook_context, value, variant, reason, error_code, error_message, metadata, context = (
+            record
+        )
+        context = context or {}
+        timestamp_us = time_ns // 1000
+        provider_metadata = hook_context.provider_metadata
+        client_metadata = hook_context.client_metadata
+        flag_type = _text(hook_context.flag_type)
+        raw = RawEvaluation(
+            provider=provider_metadata.name if provider_metadata is not None else None,
+            flag_key=str(hook_context.flag_key),
+            flag_type=flag_type.lower() if flag_type else None,
+            variant=_text(variant),
+            reason=_text(reason),
+            error_code=_text(error_code),
+            flag_metadata=metadata if isinstance(metadata, Mapping) else {},
+            attributes=context,
+        )
+        norm, metadata_json, details_json = self._normalize(raw)
+        source = self.source
+        event = ExportEvent(
+            event_id=uuid7(time_ns),
+            kind=KIND_EVALUATION,
+            timestamp=self._timestamps.format(timestamp_us),
+            provider=raw.provider,
+            vendor=norm.vendor,
+            domain=client_metadata.domain if client_metadata is not None else None,
+            targeting_key=_text(hook_context.evaluation_context.targeting_key),
+            context_kind=norm.context_kind,
+            context=_flat_json(context) or dumps(context),
+            flag_key=raw.flag_key,
+            flag_type=raw.flag_type,
+            value=self._json(value),
+            default_value=self._json(hook_context.default_value),
+            variant=norm.variant,
+            reason=norm.reason,
+            vendor_reason=raw.reason,
+            error_code=raw.error_code,
+            error_message=_text(error_message),
+            is_default_value=norm.is_default_value,
+            flag_metadata=metadata_json,
+            vendor_details=details_json,
+            library_version=source.library_version,
+            service_name=source.service_name,
+            environment=source.environment,
+            host=source.host,
+        )
+        return event, timestamp_us
+
+
+def build_event(record: tuple[Any, ...], source: Source) -> tuple[ExportEvent, int]:
+    """Turn one capture record into a row (convenience wrapper around :class:`RowBuilder`)."""
+    return RowBuilder(source).build(record)
