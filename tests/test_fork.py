@@ -1,0 +1,59 @@
+"""After os.fork() the child has its own queue and worker; the parent's events stay the parent's."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from openfeature.evaluation_context import EvaluationContext
+
+from openfeature_s3_export import EventExporter, FileSink
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+
+def _rows(directory: Path) -> list[dict[str, object]]:
+    rows = []
+    for path in directory.rglob("*.json.gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            rows.extend(json.loads(line) for line in fh)
+    return rows
+
+
+def test_child_gets_a_fresh_pipeline_and_does_not_duplicate_parent_events(tmp_path: Path) -> None:
+    # A long interval and big batches keep the parent's events queued across the fork.
+    exporter = EventExporter(
+        FileSink(tmp_path), flush_interval=60, max_batch_size=10_000, register_atexit=False
+    )
+    for i in range(50):
+        exporter.track("parent", EvaluationContext(f"parent-{i}"))
+    assert exporter.stats()["exported"] == 0
+
+    pid = os.fork()
+    if pid == 0:  # child: must exit without returning into pytest
+        code = 1
+        try:
+            assert exporter.stats()["queued"] == 0  # the parent's 50 are not ours
+            for i in range(20):
+                exporter.track("child", EvaluationContext(f"child-{i}"))
+            ok = exporter.shutdown(timeout=10)
+            code = 0 if ok and exporter.stats()["exported"] == 20 else 2
+        except BaseException as exc:  # report, never fall through into the parent's test run
+            sys.stderr.write(f"child failed: {exc!r}\n")
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+    assert exporter.shutdown(timeout=10)
+    rows = _rows(tmp_path)
+    names = sorted(str(r["targeting_key"]) for r in rows)
+    assert names == sorted([f"parent-{i}" for i in range(50)] + [f"child-{i}" for i in range(20)])
+    assert len({r["event_id"] for r in rows}) == 70
+    # The child's files carry its own pid: no name clash with the parent's.
+    pids = {p.name.rsplit("-", 3)[1] for p in tmp_path.rglob("*.json.gz")}
+    assert len(pids) == 2

@@ -1,0 +1,276 @@
+"""EventExporter: batching triggers, flush/shutdown timeouts, drops by reason, counters."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+import pytest
+from openfeature import api
+from openfeature.evaluation_context import EvaluationContext
+from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
+
+from openfeature_s3_export import EncodedEvent, EventExporter, ExportHook, ExportResult, InMemorySink
+from openfeature_s3_export.stats import total_dropped
+
+
+def _provider() -> InMemoryProvider:
+    return InMemoryProvider(
+        {
+            "f": InMemoryFlag("on", {"on": True, "off": False}),
+            "obj": InMemoryFlag("a", {"a": {"color": "red", "sizes": [1, 2]}}),
+        }
+    )
+
+
+@pytest.fixture
+def sink() -> InMemorySink:
+    return InMemorySink()
+
+
+@pytest.fixture
+def exporter(sink: InMemorySink) -> Iterator[EventExporter]:
+    exporter = EventExporter(sink, register_atexit=False)
+    api.set_provider_and_wait(_provider())
+    api.add_hooks([ExportHook(exporter)])
+    yield exporter
+    exporter.shutdown(timeout=5)
+
+
+class GateSink:
+    """Fault injection: a sink that blocks in export until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.exported: list[EncodedEvent] = []
+
+    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+        self.entered.set()
+        self.gate.wait(30)
+        self.exported.extend(batch)
+        return ExportResult(delivered=len(batch))
+
+    def shutdown(self) -> None:
+        self.gate.set()
+
+
+class FailingSink:
+    """Fault injection: a sink whose destination is down (every export raises)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+        self.calls += 1
+        raise ConnectionError("destination unreachable")
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_flush_exports_everything_and_counts(exporter: EventExporter, sink: InMemorySink) -> None:
+    client = api.get_client()
+    for i in range(1234):
+        client.get_boolean_value("f", False, EvaluationContext(f"u{i}"))
+    exporter.track("purchase", EvaluationContext("u1"), 9.99, {"sku": "x"})
+    assert exporter.flush(timeout=10)
+    stats = exporter.stats()
+    assert stats["enqueued"] == 1235
+    assert stats["exported"] == 1235
+    assert stats["dropped"] == 0
+    assert stats["queued"] == 0
+    assert len(sink.events) == 1235
+    assert len({e.event_id for e in sink.events}) == 1235
+
+
+class BatchRecordingSink(InMemorySink):
+    """An in-memory sink that also remembers the size of every batch it received."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shapes: list[tuple[int, int]] = []
+
+    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+        self.shapes.append((len(batch), sum(len(e.data) for e in batch)))
+        return super().export(batch, deadline=deadline)
+
+
+@pytest.mark.parametrize(("max_events", "max_bytes"), [(100, 10**9), (10_000, 20_000)])
+def test_batches_respect_event_and_byte_limits(max_events: int, max_bytes: int) -> None:
+    sink = BatchRecordingSink()
+    exporter = EventExporter(
+        sink, max_batch_size=max_events, max_batch_bytes=max_bytes, register_atexit=False
+    )
+    for i in range(1000):
+        exporter.track("e", EvaluationContext(f"user-{i}"), i)
+    assert exporter.flush(timeout=10)
+    assert sum(n for n, _ in sink.shapes) == 1000
+    assert all(n <= max_events and size <= max_bytes for n, size in sink.shapes)
+    # Batches are filled up to the limit, not sent one event at a time.
+    full = [n for n, _ in sink.shapes[:-1]]
+    if max_events == 100:
+        assert full == [100] * 9
+    else:
+        longest = max(len(e.data) for e in sink._encoded)
+        assert min(size for _, size in sink.shapes[:-1]) > max_bytes - longest
+    assert exporter.stats()["batches"] == len(sink.shapes)
+    exporter.shutdown(timeout=5)
+
+
+def test_batch_goes_out_after_flush_interval_without_flush(sink: InMemorySink) -> None:
+    exporter = EventExporter(sink, flush_interval=0.05, register_atexit=False)
+    exporter.track("e", EvaluationContext("u"))
+    for _ in range(400):  # bounded wait, no timing assertion: just wait for the effect
+        if sink.events:
+            break
+        time.sleep(0.01)
+    assert len(sink.events) == 1
+    exporter.shutdown(timeout=5)
+
+
+def test_flush_honours_its_timeout_with_a_stuck_sink() -> None:
+    sink = GateSink()
+    exporter = EventExporter(sink, register_atexit=False)
+    exporter.track("e", EvaluationContext("u"))
+    started = time.monotonic()
+    assert exporter.flush(timeout=0.2) is False
+    # Generous bound: proves flush returned instead of waiting for the 30 s gate.
+    assert time.monotonic() - started < 10
+    sink.gate.set()
+    assert exporter.flush(timeout=10)
+    assert len(sink.exported) == 1
+    exporter.shutdown(timeout=5)
+
+
+def test_shutdown_honours_its_timeout_and_reports_false() -> None:
+    sink = GateSink()
+    exporter = EventExporter(sink, register_atexit=False)
+    exporter.track("e", EvaluationContext("u"))
+    started = time.monotonic()
+    assert exporter.shutdown(timeout=0.2) is False
+    assert time.monotonic() - started < 10
+    sink.gate.set()
+
+
+def test_queue_full_drops_newest_counts_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+    sink = GateSink()
+    exporter = EventExporter(sink, max_queue_size=50, max_batch_size=10, register_atexit=False)
+    exporter.track("first", EvaluationContext("u"))
+    exporter.flush(timeout=0.01)  # gets the worker into the stuck sink
+    assert sink.entered.wait(10)
+    caplog.set_level(logging.WARNING, logger="openfeature_s3_export")
+    for i in range(500):
+        exporter.track("e", EvaluationContext(f"u{i}"))
+    stats = exporter.stats()
+    assert stats["dropped.queue_full"] == 450
+    assert stats["queued"] == 50
+    warnings = [r for r in caplog.records if "queue full" in r.getMessage()]
+    assert len(warnings) == 1  # rate-limited: one line with the count, not one per event
+    assert "450" in warnings[0].getMessage()
+    sink.gate.set()
+    assert exporter.flush(timeout=10)
+    stats = exporter.stats()
+    assert stats["exported"] == 51
+    assert stats["enqueued"] == stats["exported"] + total_dropped(stats) - stats["dropped.queue_full"]
+    exporter.shutdown(timeout=5)
+
+
+def test_failing_sink_is_counted_never_raised(caplog: pytest.LogCaptureFixture) -> None:
+    sink = FailingSink()
+    caplog.set_level(logging.WARNING, logger="openfeature_s3_export")
+    exporter = EventExporter(sink, max_batch_size=10, register_atexit=False)
+    for i in range(95):
+        exporter.track("e", EvaluationContext(f"u{i}"))
+    assert exporter.flush(timeout=10) is False
+    stats = exporter.stats()
+    assert stats["failed"] == 95
+    assert stats["dropped.export_failed"] == 95
+    assert stats["exported"] == 0
+    assert sink.calls == 10
+    lines = [r for r in caplog.records if "export to FailingSink failed" in r.getMessage()]
+    assert len(lines) == 1
+    assert all(r.exc_info is None for r in caplog.records)  # no traceback spam
+    exporter.shutdown(timeout=5)
+
+
+def test_events_after_shutdown_are_counted(sink: InMemorySink) -> None:
+    exporter = EventExporter(sink, register_atexit=False)
+    exporter.track("before", EvaluationContext("u"))
+    assert exporter.shutdown(timeout=5)
+    exporter.track("after", EvaluationContext("u"))
+    assert [e.event_name for e in sink.events] == ["before"]
+    assert exporter.stats()["dropped.shutdown"] == 1
+    assert exporter.shutdown(timeout=1)  # idempotent
+
+
+def test_oversized_event_dropped_alone(sink: InMemorySink) -> None:
+    exporter = EventExporter(sink, max_event_bytes=10_000, register_atexit=False)
+    exporter.track("ok-1", EvaluationContext("u"))
+    exporter.track("huge", EvaluationContext("u", {"blob": "x" * 50_000}))
+    exporter.track("ok-2", EvaluationContext("u"))
+    assert exporter.flush(timeout=10)
+    assert [e.event_name for e in sink.events] == ["ok-1", "ok-2"]
+    assert exporter.stats()["dropped.too_large"] == 1
+    exporter.shutdown(timeout=5)
+
+
+def test_object_flag_value_is_copied_at_capture(exporter: EventExporter, sink: InMemorySink) -> None:
+    client = api.get_client()
+    attributes = {"tags": ["a"], "nested": {"n": 1}}
+    value = client.get_object_value("obj", {}, EvaluationContext("u", attributes))
+    # The app mutates what it got back and its own context after the evaluation.
+    value["color"] = "MUTATED"  # type: ignore[index]
+    value["sizes"].append(99)  # type: ignore[index,union-attr]
+    attributes["tags"].append("MUTATED")  # type: ignore[attr-defined]
+    attributes["nested"]["n"] = 2  # type: ignore[index]
+    attributes["late"] = True
+    assert exporter.flush(timeout=10)
+    row = sink.rows()[0]
+    assert row["value"] == '{"color":"red","sizes":[1,2]}'
+    assert row["context"] == '{"tags":["a"],"nested":{"n":1}}'
+
+
+def test_exporter_is_garbage_collected_when_dropped(sink: InMemorySink) -> None:
+    """atexit and fork registrations hold weak references only."""
+    import weakref
+
+    exporter = EventExporter(sink)
+    ref = weakref.ref(exporter)
+    exporter.shutdown(timeout=5)
+    del exporter
+    gc.collect()
+    assert ref() is None
+
+
+def test_invalid_configuration_fails_loudly(sink: InMemorySink) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        EventExporter(sink, max_queue_size=0, register_atexit=False)
+    with pytest.raises(ValueError, match="positive"):
+        EventExporter(sink, flush_interval=0, register_atexit=False)
+
+
+@pytest.mark.slow
+def test_concurrent_producers_lose_nothing(sink: InMemorySink) -> None:
+    exporter = EventExporter(sink, max_queue_size=1_000_000, register_atexit=False)
+    api.set_provider_and_wait(_provider())
+    api.add_hooks([ExportHook(exporter)])
+    client = api.get_client()
+
+    def work(n: int) -> None:
+        for i in range(2000):
+            client.get_boolean_value("f", False, EvaluationContext(f"t{n}-{i}"))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert exporter.flush(timeout=30)
+    keys = [e.targeting_key for e in sink.events]
+    assert len(keys) == 16_000
+    assert len(set(keys)) == 16_000
+    exporter.shutdown(timeout=5)
