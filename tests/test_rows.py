@@ -1,0 +1,108 @@
+"""The worker's cached fast path writes exactly the row the plain path builds."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from openfeature.evaluation_context import EvaluationContext
+from openfeature.exception import ErrorCode
+from openfeature.flag_evaluation import FlagEvaluationDetails, FlagType, Reason
+from openfeature.hook import HookContext
+from openfeature.provider.metadata import Metadata
+
+from openfeature_s3_export import COLUMNS, ExportEvent
+from openfeature_s3_export.capture import evaluation_record
+from openfeature_s3_export.rows import RowBuilder, Source, rfc3339_us, uuid7
+
+
+def _record(
+    flag_key: str = "f",
+    flag_type: FlagType = FlagType.BOOLEAN,
+    default: Any = False,
+    value: Any = True,
+    variant: str | None = "on",
+    reason: Any = Reason.STATIC,
+    error_code: ErrorCode | None = None,
+    metadata: Any = None,
+    targeting_key: str | None = "u1",
+    attributes: Any = None,
+    provider: str = "In-Memory Provider",
+) -> tuple[Any, ...]:
+    hook_context = HookContext(
+        flag_key=flag_key,
+        flag_type=flag_type,
+        default_value=default,
+        evaluation_context=EvaluationContext(targeting_key, attributes or {}),
+        provider_metadata=Metadata(name=provider),
+    )
+    details = FlagEvaluationDetails(
+        flag_key=flag_key,
+        value=value,
+        variant=variant,
+        reason=reason,
+        error_code=error_code,
+        flag_metadata=metadata or {},
+    )
+    return evaluation_record(hook_context, details)
+
+
+LD = "launchdarkly-openfeature-server"
+CASES = [
+    _record(),
+    _record(value=False, variant="off"),
+    _record(targeting_key="u2", attributes={"country": "fr", "kind": "org"}),
+    _record(attributes={"nested": {"a": [1, 2]}, "when": "x"}),
+    _record(flag_type=FlagType.INTEGER, default=0, value=1, variant="one"),
+    _record(flag_type=FlagType.FLOAT, default=0.0, value=1.0, variant="one"),
+    _record(flag_type=FlagType.OBJECT, default={}, value={"a": 1}, variant="obj"),
+    _record(value=False, variant=None, reason=Reason.ERROR, error_code=ErrorCode.FLAG_NOT_FOUND),
+    _record(reason="FALLTHROUGH", provider=LD, metadata={"variationIndex": 0}),
+    _record(reason="FALLTHROUGH", provider=LD, metadata={"inExperiment": True}),
+    _record(provider="Split", reason=Reason.TARGETING_MATCH, metadata={"config": '{"x":1}'}),
+    _record(provider="FlagdProvider", metadata={"flagSetId": "shop", "version": "3"}),
+    _record(targeting_key=None),
+    _record(flag_type=FlagType.STRING, default="é", value="ünïcode ☕", variant="☕"),
+]
+
+
+@pytest.mark.parametrize("record", CASES)
+def test_fast_path_matches_plain_row(record: tuple[Any, ...]) -> None:
+    builder = RowBuilder(Source(service_name="svc", environment="test", host="h"))
+    for _ in range(2):  # second round hits the fragment cache
+        encoded = builder.encode(record)
+        fast = json.loads(encoded.data)
+        plain = builder.build(record)[0].to_row()
+        assert list(fast) == list(COLUMNS)
+        assert {k: v for k, v in fast.items() if k != "event_id"} == {
+            k: v for k, v in plain.items() if k != "event_id"
+        }
+        assert encoded.data.endswith(b"\n") and encoded.data.count(b"\n") == 1
+        assert isinstance(encoded.event, ExportEvent)
+        assert encoded.event.flag_key == plain["flag_key"]
+
+
+def test_cache_never_mixes_up_true_and_one() -> None:
+    builder = RowBuilder(Source(host="h"))
+    as_bool = json.loads(builder.encode(_record(value=True)).data)
+    as_int = json.loads(
+        builder.encode(_record(flag_type=FlagType.INTEGER, default=0, value=1, variant="on")).data
+    )
+    assert (as_bool["value"], as_int["value"]) == ("true", "1")
+
+
+def test_uuid7_is_valid_time_ordered_and_unique() -> None:
+    ids = [uuid7(1_795_000_000_000_000_000 + i * 1000) for i in range(2000)]
+    parsed = [uuid.UUID(i) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 2000
+    same_instant = {uuid7(1_795_000_000_000_000_000) for _ in range(1000)}
+    assert len(same_instant) == 1000
+
+
+def test_rfc3339_microseconds_utc() -> None:
+    assert rfc3339_us(1_795_000_000_123_456) == "2026-11-18T11:06:40.123456Z"
+    assert rfc3339_us(0) == "1970-01-01T00:00:00.000000Z"
