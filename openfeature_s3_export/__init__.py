@@ -17,6 +17,7 @@ from .encoding import EncodingError
 from .events import COLUMNS, SCHEMA_VERSION, EncodedEvent, ExportEvent
 from .hook import ExportHook
 from .pipeline import EventExporter
+from .privacy import ContextPolicy
 from .sinks import ExportResult, FileSink, InMemorySink, Sink, sink_from_url
 from .tracking import TrackingProvider
 from .vendors import register_vendor
@@ -24,6 +25,7 @@ from .vendors import register_vendor
 __all__ = [
     "COLUMNS",
     "SCHEMA_VERSION",
+    "ContextPolicy",
     "EncodedEvent",
     "EncodingError",
     "EventExporter",

@@ -25,6 +25,7 @@ from . import capture, rows
 from ._log import RateLimitedLog, logger
 from .encoding import EncodingError
 from .events import EncodedEvent
+from .privacy import ContextPolicy
 from .sinks._base import ExportResult, Sink, sink_stats
 from .stats import (
     DROP_CAPTURE_ERROR,
@@ -92,6 +93,8 @@ class EventExporter:
     :param shutdown_timeout: how long the ``atexit`` handler waits for the final flush.
     :param service_name: written to every row (defaults to ``$OTEL_SERVICE_NAME``).
     :param environment: written to every row (for example ``"production"``).
+    :param context_policy: which context attributes are exported (allow/deny lists,
+        LaunchDarkly ``privateAttributes``); by default all, minus private attributes.
 
     .. versionadded:: 0.1.0
     """
@@ -109,6 +112,7 @@ class EventExporter:
         shutdown_timeout: float = 5.0,
         service_name: str | None = None,
         environment: str | None = None,
+        context_policy: ContextPolicy | None = None,
         register_atexit: bool = True,
     ) -> None:
         if max_queue_size < 1 or max_batch_size < 1 or max_batch_bytes < 1 or max_event_bytes < 1:
@@ -130,7 +134,8 @@ class EventExporter:
             rows.Source(
                 service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"),
                 environment=environment,
-            )
+            ),
+            context_policy,
         )
         self._log = RateLimitedLog()
         self._closed = False

@@ -20,6 +20,7 @@ from ._version import __version__
 from .capture import TRACK
 from .encoding import EncodingError, dumps
 from .events import COLUMNS, KIND_EVALUATION, KIND_TRACK, EncodedEvent, ExportEvent
+from .privacy import ContextPolicy
 from .vendors import Normalized, RawEvaluation, normalize, vendor_for
 from .vendors._base import attribute_kind
 
@@ -171,8 +172,10 @@ class RowBuilder:
     cached (bounded), which keeps the worker well ahead of the fastest evaluation loop.
     """
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, policy: ContextPolicy | None = None) -> None:
         self.source = source
+        policy = policy or ContextPolicy()
+        self._filter = None if policy.is_noop else policy.apply
         self._timestamps = _Timestamps()
         self._normalized: dict[tuple[Any, ...], tuple[Normalized, str, str]] = {}
         self._values: dict[tuple[type, Any], str] = {}
@@ -200,7 +203,7 @@ class RowBuilder:
         # same flag with the same outcome; every other column is a cached JSON fragment.  The
         # line is identical to encoding build()'s row, column order included.
         time_ns, hook_context = record[1], record[2]
-        context = record[9] or {}
+        context = self._context(record[9])
         timestamp_us = time_ns // 1000
         key = _fragment_key(record, context)
         fragments = self._fragments.get(key) if key is not None else None
@@ -235,6 +238,11 @@ class RowBuilder:
         )
         return EncodedEvent(data=line.encode("utf-8"), timestamp_us=timestamp_us)
 
+    def _context(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        if not attributes:
+            return {}
+        return self._filter(attributes) if self._filter is not None else attributes
+
     def build(self, record: tuple[Any, ...]) -> tuple[ExportEvent, int]:
         """The row for *record* and its event time in microseconds.
 
@@ -257,7 +265,7 @@ class RowBuilder:
 
     def _track(self, record: tuple[Any, ...]) -> tuple[ExportEvent, int]:
         _, time_ns, event_name, provider, domain, targeting_key, context, value, attributes = record
-        context = context or {}
+        context = self._context(context)
         timestamp_us = time_ns // 1000
         source = self.source
         event = ExportEvent(
@@ -339,7 +347,7 @@ class RowBuilder:
         _, time_ns, hook_context, value, variant, reason, error_code, error_message, metadata, context = (
             record
         )
-        context = context or {}
+        context = self._context(context)
         timestamp_us = time_ns // 1000
         provider_metadata = hook_context.provider_metadata
         client_metadata = hook_context.client_metadata
