@@ -53,9 +53,7 @@ def _in_memory_provider() -> tuple[FeatureProvider, Callable[[], None]]:
         from openfeature.flag_evaluation import FlagResolutionDetails, Reason
 
         variant = "treatment" if hash(ctx.targeting_key) % 2 else "control"
-        return FlagResolutionDetails(
-            value=flag.variants[variant], variant=variant, reason=Reason.SPLIT
-        )
+        return FlagResolutionDetails(value=flag.variants[variant], variant=variant, reason=Reason.SPLIT)
 
     flags: dict[str, InMemoryFlag[Any]] = {
         "new-checkout": InMemoryFlag(
