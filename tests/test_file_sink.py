@@ -178,13 +178,14 @@ def test_every_event_id_lands_exactly_once_and_duckdb_reads_it(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     ("url", "expected"),
-    [("file:./out", "out"), ("file://./out/x", "out/x"), ("file:///tmp/abs-dir", "/tmp/abs-dir")],
+    [("file:./out", "out"), ("file://./out/x", "out/x"), ("file://{tmp}/abs-dir", "{tmp}/abs-dir")],
 )
 def test_sink_from_url_file(url: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    sink = sink_from_url(url)
+    sink = sink_from_url(url.format(tmp=tmp_path))
     assert isinstance(sink, FileSink)
-    assert sink.directory == Path(expected).absolute()
+    assert sink.directory == Path(expected.format(tmp=tmp_path)).absolute()
+    assert sink.directory.is_dir()
 
 
 @pytest.mark.parametrize(
