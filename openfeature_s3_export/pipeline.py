@@ -72,7 +72,9 @@ class _FlushRequest:
 
     __slots__ = ("deadline", "done", "ok")
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float | None) -> None:
+        # Only shutdown's final flush bounds the sink's work: after a plain flush times out the
+        # worker keeps retrying, because the caller giving up is no reason to lose events.
         self.deadline = deadline
         self.done = threading.Event()
         self.ok = True
@@ -205,11 +207,17 @@ class EventExporter:
         """Export everything queued so far; wait at most *timeout* seconds.
 
         Returns ``True`` when every event queued before the call was handled and none failed
-        to export, ``False`` on timeout or failure (see :meth:`stats` for the counts).
+        to export, ``False`` on timeout or failure (see :meth:`stats` for the counts).  After a
+        timeout the worker carries on exporting in the background.
         """
+        return self._flush(timeout, final=False)
+
+    def _flush(self, timeout: float, *, final: bool) -> bool:
         if not self._worker.is_alive():
             return not self._queue
-        request = _FlushRequest(time.monotonic() + max(timeout, 0.0))
+        if threading.current_thread() is self._worker:
+            return False  # called from a sink on the worker: waiting on ourselves would deadlock
+        request = _FlushRequest(time.monotonic() + max(timeout, 0.0) if final else None)
         with self._lock:
             self._flush_requests.append(request)
         self._wake.set()
@@ -228,7 +236,7 @@ class EventExporter:
             if self._closed:
                 return not self._queue
             self._closed = True
-        ok = self.flush(timeout)
+        ok = self._flush(timeout, final=True)
         self._stopping = True
         self._wake.set()
         self._worker.join(max(deadline - time.monotonic(), 0.0))
@@ -327,7 +335,7 @@ class EventExporter:
         with self._lock:
             requests, self._flush_requests = self._flush_requests, []
         failed_before = self._counters.get(drop_key(DROP_EXPORT_FAILED))
-        deadline = min((r.deadline for r in requests), default=None)
+        deadline = min((r.deadline for r in requests if r.deadline is not None), default=None)
         self._drain(deadline)
         due = self._pending and time.monotonic() - self._pending_since >= self._interval
         if self._pending and (requests or self._stopping or due):
