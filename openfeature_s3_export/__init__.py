@@ -18,7 +18,18 @@ from .events import COLUMNS, SCHEMA_VERSION, EncodedEvent, ExportEvent
 from .hook import ExportHook
 from .pipeline import EventExporter
 from .privacy import ContextPolicy
-from .sinks import ExportResult, FileSink, InMemorySink, Sink, sink_from_url
+from .sinks import (
+    ExportResult,
+    FileSink,
+    FirehoseSink,
+    InMemorySink,
+    KinesisSink,
+    RetryPolicy,
+    S3Sink,
+    Sink,
+    SinkConfigurationError,
+    sink_from_url,
+)
 from .tracking import TrackingProvider
 from .vendors import register_vendor
 
@@ -33,8 +44,13 @@ __all__ = [
     "ExportHook",
     "ExportResult",
     "FileSink",
+    "FirehoseSink",
     "InMemorySink",
+    "KinesisSink",
+    "RetryPolicy",
+    "S3Sink",
     "Sink",
+    "SinkConfigurationError",
     "TrackingProvider",
     "__version__",
     "register_vendor",

@@ -27,6 +27,8 @@ from openfeature.track import TrackingEventDetails
 
 from .hook import ExportHook
 from .pipeline import EventExporter
+from .sinks._aws import SinkConfigurationError
+from .sinks._base import sink_stats
 from .sinks.file import FileSink
 from .sinks.url import sink_from_url
 from .stats import total_dropped
@@ -151,6 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         provider, cleanup = _in_memory_provider()
 
     sink = sink_from_url(args.sink)
+    check = getattr(sink, "check", None)
+    if callable(check):
+        try:
+            check()
+        except SinkConfigurationError as exc:
+            print(
+                f"cannot ship to {args.sink}: {exc}\n"
+                "Configure AWS as for any boto3 program (credentials, AWS_REGION), or point "
+                "AWS_ENDPOINT_URL at an S3/Firehose-compatible endpoint; see docs/aws.md.",
+                file=sys.stderr,
+            )
+            return 2
     exporter = EventExporter(sink, flush_interval=1.0, service_name="demo-shop", environment="demo")
     api.set_provider_and_wait(TrackingProvider(provider, exporter))
     api.add_hooks([ExportHook(exporter)])
@@ -168,6 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{elapsed:.2f}s of app time; exported {stats['exported']}, dropped {total_dropped(stats)}, "
         f"{stats['batches']} batches"
     )
+    sink_counters = sink_stats(sink)
+    if sink_counters:
+        print(f"sink counters: {dict(sorted(sink_counters.items()))}")
+        if sink_counters.get("billed_bytes") and sink_counters.get("payload_bytes"):
+            ratio = sink_counters["billed_bytes"] / sink_counters["payload_bytes"]
+            print(f"Firehose billed bytes / payload bytes: {ratio:.3f}")
     if isinstance(sink, FileSink):
         summary = summarize_files(sink.directory)
         print(f"\nlanded in {sink.directory}: {summary['files']} files in {', '.join(summary['partitions'])}")

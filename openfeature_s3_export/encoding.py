@@ -103,4 +103,4 @@ def encode_event(event: ExportEvent, timestamp_us: int) -> EncodedEvent:
         data = text.encode("utf-8") + b"\n"
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise EncodingError(str(exc)) from exc
-    return EncodedEvent(event=event, data=data, timestamp_us=timestamp_us)
+    return EncodedEvent(event=event, data=data, timestamp_us=timestamp_us, routing_key=event.targeting_key)

@@ -153,6 +153,11 @@ class EncodedEvent:
     """UTF-8 JSON of :meth:`ExportEvent.to_row`, ending with ``b"\\n"``."""
     timestamp_us: int
     """Event time in microseconds since the epoch (UTC), used for partitioning."""
+    routing_key: str | None = None
+    """The event's targeting key: sinks that shard (Kinesis) keep one user's events together.
+
+    .. versionadded:: 0.1.0
+    """
     _event: ExportEvent | None = attrs.field(default=None, alias="event")
 
     @property

@@ -196,7 +196,9 @@ class RowBuilder:
             if isinstance(exc, EncodingError):
                 raise
             raise EncodingError(str(exc)) from exc
-        return EncodedEvent(event=event, data=data, timestamp_us=timestamp_us)
+        return EncodedEvent(
+            event=event, data=data, timestamp_us=timestamp_us, routing_key=event.targeting_key
+        )
 
     def _encode_evaluation(self, record: tuple[Any, ...]) -> EncodedEvent:
         # Only the id, time, targeting key and context differ between two evaluations of the
@@ -223,6 +225,7 @@ class RowBuilder:
                     self._fragments.clear()
                 self._fragments[key] = fragments
         context_json = _flat_json(context) or dumps(context)
+        targeting_key = _text(hook_context.evaluation_context.targeting_key)
         line = "".join(
             (
                 '{"schema_version":1,"event_id":"',
@@ -230,13 +233,13 @@ class RowBuilder:
                 fragments[0],
                 self._timestamps.format(timestamp_us),
                 fragments[1],
-                _compact(_text(hook_context.evaluation_context.targeting_key)),
+                _compact(targeting_key),
                 fragments[2],
                 _compact(context_json),
                 fragments[3],
             )
         )
-        return EncodedEvent(data=line.encode("utf-8"), timestamp_us=timestamp_us)
+        return EncodedEvent(data=line.encode("utf-8"), timestamp_us=timestamp_us, routing_key=targeting_key)
 
     def _context(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
         if not attributes:

@@ -1,8 +1,28 @@
-"""Sinks: one destination each, behind the tiny :class:`Sink` protocol."""
+"""Sinks: one destination each, behind the tiny :class:`Sink` protocol.
 
+The AWS sinks import boto3 only when they first talk to AWS, so importing them is cheap.
+"""
+
+from ._aws import RetryPolicy, SinkConfigurationError
 from ._base import ExportResult, Sink
+from ._records import DROP_RECORD_TOO_LARGE
 from .file import FileSink
+from .firehose import FirehoseSink
+from .kinesis import KinesisSink
 from .memory import InMemorySink
+from .s3 import S3Sink
 from .url import sink_from_url
 
-__all__ = ["ExportResult", "FileSink", "InMemorySink", "Sink", "sink_from_url"]
+__all__ = [
+    "DROP_RECORD_TOO_LARGE",
+    "ExportResult",
+    "FileSink",
+    "FirehoseSink",
+    "InMemorySink",
+    "KinesisSink",
+    "RetryPolicy",
+    "S3Sink",
+    "Sink",
+    "SinkConfigurationError",
+    "sink_from_url",
+]

@@ -38,6 +38,12 @@ class InMemorySink:
         with self._lock:
             return [e.event for e in self._encoded]
 
+    @property
+    def encoded(self) -> list[EncodedEvent]:
+        """Every exported event exactly as sinks receive it (bytes included), in export order."""
+        with self._lock:
+            return list(self._encoded)
+
     def rows(self) -> list[dict[str, Any]]:
         """Every exported row as decoded JSON (what lands in a file)."""
         with self._lock:

@@ -1,0 +1,249 @@
+"""What the AWS sinks share: boto3 clients, error classes, retry timing and option parsing.
+
+boto3 and botocore are imported inside functions: importing the package (and building a sink)
+stays cheap for applications that only write local files, and the first client is created on
+the worker thread, never on the caller's.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import attrs
+
+from .._version import __version__
+
+ErrorClass = Literal["throttled", "retryable", "fatal"]
+
+_THROTTLED = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ServiceUnavailableException",  # Firehose: over the stream's quota
+        "ServiceUnavailable",
+        "ProvisionedThroughputExceededException",  # Kinesis: over the shard's quota
+        "LimitExceededException",
+        "KMSThrottlingException",
+    }
+)
+_RETRYABLE = frozenset(
+    {
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "ServiceFailure",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "KMSInternalException",
+    }
+)
+
+
+class SinkConfigurationError(RuntimeError):
+    """A sink cannot deliver with its configuration: no such stream or bucket, no region,
+    no credentials, access denied.  Raised by ``check()``; at run time the same problem is
+    counted and logged, never raised into the application.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+@attrs.frozen(slots=True)
+class RetryPolicy:
+    """How an AWS sink retries throttled and failed records before giving a batch back.
+
+    Exponential backoff with full jitter (a random sleep between 0 and
+    ``min(max_delay, base_delay * 2**attempt)``), at most ``max_attempts`` sends per record,
+    and never past ``max_elapsed`` seconds after the first send nor past the pipeline's export
+    deadline.  Records still undelivered then go back to the pipeline's failure path.
+
+    .. versionadded:: 0.1.0
+    """
+
+    max_attempts: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    base_delay: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
+    max_delay: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
+    max_elapsed: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """The sleep before retry number *attempt* (0 for the first retry)."""
+        cap = min(self.max_delay, self.base_delay * (2 ** min(attempt, 62)))
+        return (rng or random).uniform(0.0, cap)
+
+
+class Backoff:
+    """One batch's retry budget: attempts, elapsed time and the caller's deadline."""
+
+    def __init__(self, policy: RetryPolicy, deadline: float | None, rng: random.Random) -> None:
+        self._policy = policy
+        stop = time.monotonic() + policy.max_elapsed
+        self._stop = stop if deadline is None else min(stop, deadline)
+        self._rng = rng
+        self.attempt = 1
+
+    def wait(self) -> bool:
+        """Sleep before the next attempt; ``False`` when the budget does not allow one."""
+        if self.attempt >= self._policy.max_attempts:
+            return False
+        pause = self._policy.delay(self.attempt - 1, self._rng)
+        if time.monotonic() + pause >= self._stop:
+            return False
+        time.sleep(pause)
+        self.attempt += 1
+        return True
+
+    def remaining(self) -> float:
+        """Seconds left before the budget runs out (for per-call timeouts)."""
+        return max(self._stop - time.monotonic(), 0.0)
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ``ClientError``, or the exception's class name."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        code = response.get("Error", {}).get("Code")
+        if code:
+            return str(code)
+    return type(exc).__name__
+
+
+def classify(exc: BaseException) -> ErrorClass:
+    """Whether a failed AWS call is worth retrying, and whether it was throttling."""
+    from botocore.exceptions import ClientError, HTTPClientError
+
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _THROTTLED or status == 429:
+            return "throttled"
+        if code in _RETRYABLE or status >= 500:
+            return "retryable"
+        return "fatal"
+    # Connection refused/reset, DNS failure, connect/read timeouts: the request may or may not
+    # have landed.  Resending may duplicate, which is why every event carries an event_id.
+    if isinstance(exc, HTTPClientError):
+        return "retryable"
+    return "fatal"
+
+
+def code_is_throttle(code: str) -> bool:
+    """Whether a per-record ``ErrorCode`` (Firehose, Kinesis) means "slow down"."""
+    return code in _THROTTLED
+
+
+def describe_error(exc: BaseException, what: str) -> str:
+    """A one-line, credential-free explanation of why *what* failed, with the fix."""
+    from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCredentialsError
+
+    if isinstance(exc, NoRegionError):
+        return f"{what}: no AWS region configured; set AWS_REGION or pass region="
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return f"{what}: no AWS credentials found by boto3's credential chain"
+    code = error_code(exc)
+    if code in ("AccessDenied", "AccessDeniedException", "Forbidden", "403"):
+        return f"{what}: access denied ({code}); see docs/aws.md for the IAM permissions each sink needs"
+    message = str(exc).replace("\n", " ")
+    return f"{what}: {code}: {message[:300]}"
+
+
+class ClientFactory:
+    """Creates the boto3 client on first use, again after ``fork()``, or returns the caller's.
+
+    Clients follow boto3's standard configuration: the credential chain, ``AWS_REGION`` /
+    ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``.  botocore's
+    own retries are off (one attempt per call) because the sinks retry per record.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        client: Any = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+    ) -> None:
+        self.service = service
+        self._given = client
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._timeouts = (connect_timeout, read_timeout)
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._pid = -1
+
+    def get(self) -> Any:
+        """The client to use now (raises botocore's error when one cannot be made)."""
+        if self._given is not None:
+            return self._given
+        pid = os.getpid()
+        if self._client is None or self._pid != pid:
+            with self._lock:
+                if self._client is None or self._pid != pid:
+                    self._client, self._pid = self._create(), pid
+        return self._client
+
+    def _create(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 1},
+            connect_timeout=self._timeouts[0],
+            read_timeout=self._timeouts[1],
+            user_agent_extra=f"openfeature-s3-export/{__version__}",
+        )
+        session = boto3.session.Session()
+        return session.client(
+            self.service,  # type: ignore[call-overload]
+            region_name=self._region,
+            endpoint_url=self._endpoint_url,
+            config=config,
+        )
+
+    def describe(self) -> str:
+        """Where the client points (region and endpoint), for error messages; no secrets."""
+        client = self._client or self._given
+        if client is None:
+            return f"region={self._region or '(from environment)'}"
+        meta = client.meta
+        return f"region={meta.region_name}, endpoint={meta.endpoint_url}"
+
+
+def parse_options(
+    options: Mapping[str, str], url: str, converters: Mapping[str, Callable[[str], Any]]
+) -> dict[str, Any]:
+    """Convert URL query options, rejecting unknown names and bad values with a clear message."""
+    unknown = set(options) - set(converters)
+    if unknown:
+        known = ", ".join(sorted(converters))
+        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} in {url!r}; known: {known}")
+    parsed: dict[str, Any] = {}
+    for name, raw in options.items():
+        try:
+            parsed[name] = converters[name](raw)
+        except ValueError as exc:
+            raise ValueError(f"bad value {raw!r} for option {name!r} in {url!r}: {exc}") from exc
+    return parsed
+
+
+def boolean(raw: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off) as written in a URL."""
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
