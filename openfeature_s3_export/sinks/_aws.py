@@ -121,6 +121,7 @@ def error_code(exc: BaseException) -> str:
 def classify(exc: BaseException) -> ErrorClass:
     """Whether a failed AWS call is worth retrying, and whether it was throttling."""
     from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
 
     if isinstance(exc, ClientError):
         code = error_code(exc)
@@ -132,7 +133,7 @@ def classify(exc: BaseException) -> ErrorClass:
         return "fatal"
     # Connection refused/reset, DNS failure, connect/read timeouts: the request may or may not
     # have landed.  Resending may duplicate, which is why every event carries an event_id.
-    if isinstance(exc, HTTPClientError):
+    if isinstance(exc, (HTTPClientError, BotoConnectionError)):
         return "retryable"
     return "fatal"
 

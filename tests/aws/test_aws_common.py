@@ -1,0 +1,95 @@
+"""Retry timing, error classes and client configuration shared by the AWS sinks."""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from datetime import datetime, timezone
+
+import pytest
+from aws_helpers import event_at
+
+from openfeature_s3_export import FirehoseSink, KinesisSink, RetryPolicy, S3Sink
+from openfeature_s3_export.sinks._aws import Backoff, classify
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_full_jitter_stays_under_the_exponential_cap() -> None:
+    policy = RetryPolicy(base_delay=0.1, max_delay=1.0)
+    rng = random.Random(1)
+    for attempt, cap in [(0, 0.1), (1, 0.2), (2, 0.4), (3, 0.8), (4, 1.0), (60, 1.0)]:
+        delays = [policy.delay(attempt, rng) for _ in range(200)]
+        assert all(0 <= d <= cap for d in delays)
+        assert max(delays) > cap * 0.8, "full jitter uses the whole range"
+
+
+def test_backoff_respects_attempts_and_deadline() -> None:
+    policy = RetryPolicy(max_attempts=3, base_delay=0.0, max_delay=0.0)
+    backoff = Backoff(policy, None, random.Random())
+    assert backoff.wait() and backoff.wait() and not backoff.wait()
+    expired = Backoff(RetryPolicy(base_delay=0.01), time.monotonic() - 1, random.Random())
+    assert not expired.wait(), "no retry once the pipeline's deadline has passed"
+    short = Backoff(RetryPolicy(max_elapsed=0.0, base_delay=0.01), None, random.Random())
+    assert not short.wait()
+
+
+def test_connection_refused_is_retried_then_given_back(aws: str) -> None:
+    endpoint = f"http://127.0.0.1:{closed_port()}"
+    retry = RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002)
+    batch = [event_at(datetime.now(timezone.utc), i) for i in range(5)]
+    for sink in (
+        FirehoseSink("s", endpoint_url=endpoint, retry=retry),
+        KinesisSink("s", endpoint_url=endpoint, retry=retry),
+        S3Sink("b", endpoint_url=endpoint, retry=retry),
+    ):
+        result = sink.export(batch)
+        assert result.delivered == 0 and list(result.failed) == batch, sink
+        assert "EndpointConnectionError" in (result.error or ""), result.error
+        assert sink.stats()["requests"] == 3
+
+
+def test_error_classes() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoRegionError
+
+    def client_error(code: str, status: int) -> ClientError:
+        return ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+
+    assert classify(client_error("ServiceUnavailableException", 400)) == "throttled"
+    assert classify(client_error("SlowDown", 503)) == "throttled"
+    assert classify(client_error("Whatever", 429)) == "throttled"
+    assert classify(client_error("InternalFailure", 500)) == "retryable"
+    assert classify(client_error("Weird", 502)) == "retryable"
+    assert classify(EndpointConnectionError(endpoint_url="http://127.0.0.1:1")) == "retryable"
+    assert classify(client_error("ResourceNotFoundException", 400)) == "fatal"
+    assert classify(client_error("AccessDeniedException", 403)) == "fatal"
+    assert classify(NoRegionError()) == "fatal"
+    assert classify(ValueError("bug")) == "fatal"
+
+
+def test_sink_builds_its_client_lazily_and_again_after_fork(aws: str) -> None:
+    sink = FirehoseSink("s")
+    factory = sink._clients
+    assert factory._client is None, "no boto3 work at construction (it may be on a request thread)"
+    first = factory.get()
+    assert factory.get() is first
+    factory._pid = -1  # what a forked child sees: the parent's pid
+    assert factory.get() is not first
+
+
+def test_callers_own_client_is_used(aws: str) -> None:
+    import boto3
+
+    mine = boto3.client("firehose", region_name="eu-west-1")
+    assert FirehoseSink("s", client=mine)._clients.get() is mine
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_retry_policy_validation(bad: int) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(max_attempts=bad)
