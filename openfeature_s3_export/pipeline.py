@@ -168,6 +168,11 @@ class EventExporter:
         """Count an event the caller's thread could not capture (bug or hostile input)."""
         self._dropped_capture.incr()
 
+    def _vendor_track_failed(self, provider: str, exc: BaseException) -> None:
+        """Count a vendor ``track`` that raised (the event itself was exported); the worker logs."""
+        self._last_vendor_track_error = f"{provider}.track raised {exc!r}"
+        self._vendor_track_errors.incr()
+
     def track(
         self,
         event_name: str,
@@ -288,6 +293,8 @@ class EventExporter:
         self._dropped_queue_full = _HotCounter()
         self._dropped_shutdown = _HotCounter()
         self._dropped_capture = _HotCounter()
+        self._vendor_track_errors = _HotCounter()
+        self._last_vendor_track_error = ""
         self._pending: list[EncodedEvent] = []
         self._pending_bytes = 0
         self._pending_since = 0.0
@@ -299,6 +306,15 @@ class EventExporter:
 
     def _fold_hot_counters(self) -> None:
         with self._lock:
+            errors = self._vendor_track_errors.take()
+            if errors:
+                self._counters.add("vendor_track_errors", errors)
+                self._log.warning(
+                    "vendor_track",
+                    "the wrapped provider's track() failed %d times (events still exported); last: %s",
+                    errors,
+                    self._last_vendor_track_error,
+                )
             for reason, counter in (
                 (DROP_QUEUE_FULL, self._dropped_queue_full),
                 (DROP_SHUTDOWN, self._dropped_shutdown),

@@ -367,6 +367,12 @@ class RowBuilder:
         )
         norm, metadata_json, details_json = self._normalize(raw)
         source = self.source
+        value_json, default_json = self._json(value), self._json(hook_context.default_value)
+        is_default_value = norm.is_default_value
+        if is_default_value and raw.error_code is not None:
+            # On error the SDK normally hands the caller the default, but not always (an async
+            # type mismatch in openfeature-sdk 0.10 returns the flag's value): say what it got.
+            is_default_value = value_json == default_json
         event = ExportEvent(
             event_id=uuid7(time_ns),
             kind=KIND_EVALUATION,
@@ -379,14 +385,14 @@ class RowBuilder:
             context=_flat_json(context) or dumps(context),
             flag_key=raw.flag_key,
             flag_type=raw.flag_type,
-            value=self._json(value),
-            default_value=self._json(hook_context.default_value),
+            value=value_json,
+            default_value=default_json,
             variant=norm.variant,
             reason=norm.reason,
             vendor_reason=raw.reason,
             error_code=raw.error_code,
             error_message=_text(error_message),
-            is_default_value=norm.is_default_value,
+            is_default_value=is_default_value,
             flag_metadata=metadata_json,
             vendor_details=details_json,
             library_version=source.library_version,

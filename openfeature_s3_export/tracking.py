@@ -12,11 +12,8 @@ from openfeature.hook import Hook
 from openfeature.provider import FeatureProvider, Metadata
 from openfeature.track import TrackingEventDetails
 
-from ._log import RateLimitedLog
 from .capture import track_record
 from .pipeline import EventExporter
-
-_log = RateLimitedLog()
 
 
 class TrackingProvider:
@@ -77,12 +74,8 @@ class TrackingProvider:
         try:
             forward(tracking_event_name, evaluation_context, tracking_event_details)
         except Exception as exc:  # client.track does not catch: a broken vendor track must not leak
-            _log.warning(
-                "provider_track",
-                "%s.track raised %r; event still exported",
-                type(self.provider).__name__,
-                exc,
-            )
+            # Counted here, logged by the worker: a logging handler may do I/O.
+            self._exporter._vendor_track_failed(type(self.provider).__name__, exc)
 
     def _provider_name(self) -> str | None:
         try:

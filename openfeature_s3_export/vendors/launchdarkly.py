@@ -48,12 +48,13 @@ def normalize(raw: RawEvaluation) -> Normalized:
         reason = _REASONS.get(raw.reason, base.reason)
         if details.get("in_experiment") is True and reason in ("DEFAULT", "TARGETING_MATCH"):
             reason = "SPLIT"
-    kind = base.context_kind or "user"  # LD's converter defaults every context to kind "user"
+    # context_kind stays the kind the app set, as for every other vendor and for track rows: LD's
+    # implicit "user" default would make the same app's rows differ by vendor and break joins of
+    # LD evaluations with LD track events on (context_kind, targeting_key).
     return attrs.evolve(
         base,
         reason=reason,
         # LD serves the code default (no variation) exactly when variant is None.
         is_default_value=raw.error_code is not None or raw.variant is None,
-        context_kind=kind,
         vendor_details=details,
     )
