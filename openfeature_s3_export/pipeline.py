@@ -1,9 +1,11 @@
-"""The pipeline: a bounded queue, one daemon worker, batching, counters and lifecycle.
+"""The pipeline: a bounded queue, two daemon threads, batching, counters and lifecycle.
 
 The caller's thread only appends a capture record to a ``collections.deque`` (about 50 ns, no
-lock, no I/O).  The worker turns records into rows, encodes them, groups them into batches
-(N events, B bytes or T seconds, whichever comes first) and hands each batch to the sink.
-Every event ends up exported, or counted under ``dropped.<reason>``: nothing is lost silently.
+lock, no I/O).  The worker turns records into rows, encodes them and groups them into batches
+(N events, B bytes or T seconds, whichever comes first); a sender thread hands each batch to
+the sink.  While a batch is on the network the worker keeps encoding the next one, so a slow
+round trip does not stall the queue.  Every event ends up exported, or counted under
+``dropped.<reason>``: nothing is lost silently.
 """
 
 from __future__ import annotations
@@ -220,8 +222,8 @@ class EventExporter:
     def _flush(self, timeout: float, *, final: bool) -> bool:
         if not self._worker.is_alive():
             return not self._queue
-        if threading.current_thread() is self._worker:
-            return False  # called from a sink on the worker: waiting on ourselves would deadlock
+        if threading.current_thread() in (self._worker, self._sender):
+            return False  # called from a sink: waiting on ourselves would deadlock
         request = _FlushRequest(time.monotonic() + max(timeout, 0.0) if final else None)
         with self._lock:
             self._flush_requests.append(request)
@@ -245,7 +247,8 @@ class EventExporter:
         self._stopping = True
         self._wake.set()
         self._worker.join(max(deadline - time.monotonic(), 0.0))
-        if self._worker.is_alive():
+        self._sender.join(max(deadline - time.monotonic(), 0.0))
+        if self._worker.is_alive() or self._sender.is_alive():
             self._log.warning("shutdown", "shutdown timed out with %d events still queued", len(self._queue))
             return False
         if self._queue:
@@ -295,6 +298,13 @@ class EventExporter:
         self._dropped_capture = _HotCounter()
         self._vendor_track_errors = _HotCounter()
         self._last_vendor_track_error = ""
+        # Batches handed to the sender: at most one being exported and one waiting.  When both
+        # slots are taken the worker waits, the queue fills, and new events are counted as
+        # queue_full: memory stays bounded by the queue plus three batches.
+        self._outbox: deque[tuple[list[EncodedEvent], float]] = deque()
+        self._out_cv = threading.Condition(threading.Lock())
+        self._in_flight = 0
+        self._sender_stop = False
         self._pending: list[EncodedEvent] = []
         self._pending_bytes = 0
         self._pending_since = 0.0
@@ -302,6 +312,10 @@ class EventExporter:
 
     def _start_worker(self) -> None:
         self._worker = threading.Thread(target=self._run, name="openfeature-s3-export", daemon=True)
+        self._sender = threading.Thread(
+            target=self._send_loop, name="openfeature-s3-export-sender", daemon=True
+        )
+        self._sender.start()
         self._worker.start()
 
     def _fold_hot_counters(self) -> None:
@@ -342,9 +356,12 @@ class EventExporter:
             self._wake.clear()
             try:
                 self._cycle()
-            except Exception:  # a bug here must not kill the only worker thread
+            except Exception:  # a bug here must not kill the worker thread
                 logger.exception("openfeature-s3-export worker error")
             if self._stopping and not self._queue and not self._flush_requests:
+                with self._out_cv:
+                    self._sender_stop = True
+                    self._out_cv.notify_all()
                 return
 
     def _cycle(self) -> None:
@@ -356,8 +373,9 @@ class EventExporter:
         due = self._pending and time.monotonic() - self._pending_since >= self._interval
         if self._pending and (requests or self._stopping or due):
             self._export_pending(deadline)
+        sent = self._wait_sent(deadline) if requests or self._stopping else True
         self._fold_hot_counters()
-        ok = self._counters.get(drop_key(DROP_EXPORT_FAILED)) == failed_before
+        ok = sent and self._counters.get(drop_key(DROP_EXPORT_FAILED)) == failed_before
         for request in requests:
             request.ok = ok
             request.done.set()
@@ -409,8 +427,49 @@ class EventExporter:
 
     def _export_pending(self, deadline: float | None) -> None:
         batch, self._pending, self._pending_bytes = self._pending, [], 0
-        limit = time.monotonic() + self._export_timeout
-        self._export(batch, limit if deadline is None else min(deadline, limit))
+        with self._out_cv:
+            while self._in_flight >= 2:
+                self._out_cv.wait()
+            # The export clock starts when the sender can take the batch, not while it waits.
+            limit = time.monotonic() + self._export_timeout
+            self._outbox.append((batch, limit if deadline is None else min(deadline, limit)))
+            self._in_flight += 1
+            self._out_cv.notify_all()
+
+    def _wait_sent(self, deadline: float | None) -> bool:
+        """Wait until the sender has exported every batch handed to it (``False``: *deadline*)."""
+        with self._out_cv:
+            while self._in_flight:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._out_cv.wait(remaining)
+        return True
+
+    def _send_loop(self) -> None:
+        # Let the sink get ready (AWS: build the boto3 client, ~150 ms of imports and model
+        # loading) now, typically while the app is still starting, not on the first batch.
+        start = getattr(self.sink, "start", None)
+        if callable(start):
+            try:
+                start()
+            except Exception as exc:  # the first export will meet (and count) the same problem
+                self._log.warning("sink_start", "%r could not get ready: %r", self.sink, exc)
+        while True:
+            with self._out_cv:
+                while not self._outbox and not self._sender_stop:
+                    self._out_cv.wait()
+                if not self._outbox:
+                    return
+                batch, deadline = self._outbox.popleft()
+            try:
+                self._export(batch, deadline)
+            except Exception:  # a bug here must not kill the sender thread
+                logger.exception("openfeature-s3-export sender error")
+            finally:
+                with self._out_cv:
+                    self._in_flight -= 1
+                    self._out_cv.notify_all()
 
     def _export(self, batch: Sequence[EncodedEvent], deadline: float) -> None:
         self._counters.add("batches")

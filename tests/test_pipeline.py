@@ -274,3 +274,57 @@ def test_concurrent_producers_lose_nothing(sink: InMemorySink) -> None:
     assert len(keys) == 16_000
     assert len(set(keys)) == 16_000
     exporter.shutdown(timeout=5)
+
+
+def test_worker_keeps_encoding_while_a_batch_is_on_the_network() -> None:
+    """While the sink holds batch 1, batch 2 is encoded and waits; the queue keeps draining."""
+    sink = GateSink()
+    exporter = EventExporter(sink, max_batch_size=10, max_queue_size=100, register_atexit=False)
+    for i in range(10):
+        exporter.track("first", attributes={"i": i})
+    assert sink.entered.wait(10)  # batch 1 is "on the network"
+    for i in range(25):
+        exporter.track("second", attributes={"i": i})
+    deadline = time.monotonic() + 10
+    while exporter.stats()["queued"] > 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Drained although the sink is stuck: batch 2 waits for the sender, batch 3 is encoded and
+    # waits for a free slot (memory stays bounded), only the last 5 records are still queued.
+    time.sleep(0.1)
+    assert exporter.stats()["queued"] == 5
+    sink.gate.set()
+    assert exporter.flush(timeout=10)
+    names = [e.event.event_name for e in sink.exported]
+    assert names == ["first"] * 10 + ["second"] * 25, "batches leave in order"
+    assert exporter.stats()["exported"] == 35 and exporter.stats()["dropped"] == 0
+    exporter.shutdown(timeout=5)
+
+
+def test_sink_start_runs_once_on_the_sender_thread_before_exports() -> None:
+    calls: list[tuple[str, str]] = []
+
+    class StartingSink(InMemorySink):
+        def start(self) -> None:
+            calls.append(("start", threading.current_thread().name))
+
+        def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+            calls.append(("export", threading.current_thread().name))
+            return super().export(batch, deadline=deadline)
+
+    exporter = EventExporter(StartingSink(), register_atexit=False)
+    exporter.track("e")
+    assert exporter.shutdown(timeout=10)
+    assert calls == [("start", "openfeature-s3-export-sender"), ("export", "openfeature-s3-export-sender")]
+
+
+def test_a_failing_sink_start_is_logged_and_exports_still_run(caplog: pytest.LogCaptureFixture) -> None:
+    class BrokenStart(InMemorySink):
+        def start(self) -> None:
+            raise RuntimeError("no client today")
+
+    sink = BrokenStart()
+    exporter = EventExporter(sink, register_atexit=False)
+    exporter.track("e")
+    assert exporter.shutdown(timeout=10)
+    assert len(sink.rows()) == 1
+    assert any("could not get ready" in r.getMessage() for r in caplog.records)

@@ -207,9 +207,12 @@ class ClientFactory:
             user_agent_extra=f"openfeature-s3-export/{__version__}",
         )
         session = boto3.session.Session()
+        # botocore reads AWS_DEFAULT_REGION and the config file but not AWS_REGION, which the
+        # other AWS SDKs and Lambda use: honour both.
+        region = self._region or session.region_name or os.environ.get("AWS_REGION") or None
         return session.client(
             self.service,  # type: ignore[call-overload]
-            region_name=self._region,
+            region_name=region,
             endpoint_url=self._endpoint_url,
             config=config,
         )

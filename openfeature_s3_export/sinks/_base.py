@@ -34,10 +34,15 @@ class ExportResult:
 class Sink(Protocol):
     """A destination for batches of encoded events.
 
-    ``export`` is only ever called from the pipeline's worker thread, one batch at a time.  It
+    ``export`` is only ever called from the pipeline's sender thread, one batch at a time.  It
     may retry internally but must return by *deadline* (a :func:`time.monotonic` value, or
     ``None`` for no limit) and must not raise for delivery problems: undelivered events go back
     in :attr:`ExportResult.failed`.  An exception is treated as the whole batch failing.
+
+    Optional methods the pipeline uses when a sink has them: ``start()``, called once on the
+    sender thread when the exporter starts (and again in a forked child) to build clients
+    before the first batch; ``stats()``, the sink's own counters (shown as ``sink.<name>``).
+    AWS sinks also offer ``check()`` for users to verify the configuration at start-up.
 
     .. versionadded:: 0.1.0
     """

@@ -148,6 +148,10 @@ class FirehoseSink:
                 f"{what} reads from {info['DeliveryStreamType']}; PutRecordBatch needs a Direct PUT stream"
             )
 
+    def start(self) -> None:
+        """Build the boto3 client now (the pipeline calls this on its sender thread)."""
+        self._clients.get()
+
     def stats(self) -> Mapping[str, int]:
         """Counters: records, events, payload_bytes, billed_bytes, requests, failed_requests,
         retried_records, throttled, record_too_large."""

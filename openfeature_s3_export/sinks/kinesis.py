@@ -122,6 +122,10 @@ class KinesisSink:
         if status not in ("ACTIVE", "UPDATING"):
             raise SinkConfigurationError(f"{what} is {status}, not ACTIVE")
 
+    def start(self) -> None:
+        """Build the boto3 client now (the pipeline calls this on its sender thread)."""
+        self._clients.get()
+
     def stats(self) -> Mapping[str, int]:
         """Counters: records, events, payload_bytes, requests, failed_requests, retried_records,
         throttled, record_too_large."""

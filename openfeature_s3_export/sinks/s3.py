@@ -195,6 +195,10 @@ class S3Sink:
                 message = describe_error(exc, what)
             raise SinkConfigurationError(f"{message} ({self._clients.describe()})") from exc
 
+    def start(self) -> None:
+        """Build the boto3 client now (the pipeline calls this on its sender thread)."""
+        self._clients.get()
+
     def stats(self) -> Mapping[str, int]:
         """Counters: objects, events, payload_bytes (NDJSON before compression), object_bytes,
         requests, failed_requests, retried_objects, throttled."""

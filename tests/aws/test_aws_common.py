@@ -93,3 +93,13 @@ def test_callers_own_client_is_used(aws: str) -> None:
 def test_retry_policy_validation(bad: int) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=bad)
+
+
+def test_region_from_aws_region_or_aws_default_region(aws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    assert FirehoseSink("s")._clients.get().meta.region_name == "eu-west-3"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    assert KinesisSink("s")._clients.get().meta.region_name == "ap-south-1"
+    assert KinesisSink("s", region="us-west-2")._clients.get().meta.region_name == "us-west-2"
