@@ -19,12 +19,17 @@ def partition_path(timestamp_us: int) -> str:
     return f"dt={t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}/hour={t.tm_hour:02d}"
 
 
+_US_PER_HOUR = 3_600_000_000
+
+
 def group_by_partition(batch: Iterable[EncodedEvent]) -> dict[str, list[EncodedEvent]]:
     """Split a batch by event-time partition, keeping event order within each."""
-    groups: dict[str, list[EncodedEvent]] = defaultdict(list)
+    # Keyed by hour number first: one integer division per event instead of formatting a
+    # date, which matters at 100k events/s on a thread that shares the GIL with the app.
+    hours: dict[int, list[EncodedEvent]] = defaultdict(list)
     for event in batch:
-        groups[partition_path(event.timestamp_us)].append(event)
-    return dict(groups)
+        hours[event.timestamp_us // _US_PER_HOUR].append(event)
+    return {partition_path(hour * _US_PER_HOUR): events for hour, events in hours.items()}
 
 
 class ObjectNamer:

@@ -8,7 +8,6 @@ than RFC 3339 text.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,17 +46,40 @@ def arrow_schema() -> Any:
 
 def to_parquet(batch: Sequence[EncodedEvent], compression: str = "zstd") -> bytes:
     """One Parquet file holding *batch* (rows in order)."""
+    import pyarrow as pa
     import pyarrow.json as pa_json
     import pyarrow.parquet as pq
 
     schema = arrow_schema()
     # Arrow's C++ JSON reader parses the NDJSON we already have, without holding the GIL: the
     # application keeps running while a batch is converted.
+    # Arrow buffers in and out, not Python file objects: Arrow would call back into Python (and
+    # wait for the GIL, up to a switch interval each time under a busy app) for every block.
     table = pa_json.read_json(
-        io.BytesIO(b"".join(event.data for event in batch)),
+        pa.BufferReader(b"".join(event.data for event in batch)),
         parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
     )
     table = table.select(schema.names).cast(schema)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression=compression)
-    return buffer.getvalue()
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=compression)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def warm_up() -> None:
+    """Load and exercise the reader and writer once, so the first real batch is not slowed by
+    imports and one-time set-up (seconds when a busy application holds the GIL)."""
+    from ..encoding import encode_event
+    from ..events import ExportEvent
+
+    event = ExportEvent(
+        event_id="00000000-0000-7000-8000-000000000000",
+        kind="track",
+        timestamp="1970-01-01T00:00:00.000000Z",
+        provider=None,
+        vendor="unknown",
+        targeting_key=None,
+        context_kind=None,
+        context="{}",
+        library_version=__version__,
+    )
+    to_parquet([encode_event(event, 0)])

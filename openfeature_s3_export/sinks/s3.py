@@ -196,8 +196,15 @@ class S3Sink:
             raise SinkConfigurationError(f"{message} ({self._clients.describe()})") from exc
 
     def start(self) -> None:
-        """Build the boto3 client now (the pipeline calls this on its sender thread)."""
+        """Build the boto3 client (and load pyarrow's writers) now, before the first batch.
+
+        The pipeline calls this on its sender thread when the exporter starts.
+        """
         self._clients.get()
+        if self.format == "parquet":
+            from .parquet import warm_up
+
+            warm_up()
 
     def stats(self) -> Mapping[str, int]:
         """Counters: objects, events, payload_bytes (NDJSON before compression), object_bytes,

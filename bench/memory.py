@@ -1,0 +1,190 @@
+"""Memory: bytes per queued event, and RSS under 10x overload (it must stay bounded).
+
+1. Bytes per queued event: records queued while the worker sleeps, measured with tracemalloc
+   (the capture record, the copied context attributes, and the SDK's HookContext it keeps).
+2. Overload: the app evaluates flat out while the sink accepts one batch per second (fault
+   injection: a slow sink), so events arrive far faster than they leave.  RSS is sampled; the
+   queue must stay at its bound and the excess must be counted as ``queue_full``.
+
+    python bench/memory.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import threading
+import time
+import tracemalloc
+from collections.abc import Sequence
+from typing import Any
+
+import psutil
+from _common import contexts, in_memory_flags, machine, print_table, write_results
+
+from openfeature_s3_export import EncodedEvent, ExportResult
+
+
+class OneBatchPerSecond:
+    """Accepts a batch, then sleeps a second (injected slowness)."""
+
+    def __init__(self) -> None:
+        self.delivered = 0
+
+    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+        time.sleep(1.0)
+        self.delivered += len(batch)
+        return ExportResult(delivered=len(batch))
+
+    def shutdown(self) -> None:
+        pass
+
+
+def bytes_per_queued_event(client: Any, n: int) -> float:
+    from openfeature import api
+
+    from openfeature_s3_export import EventExporter, ExportHook, InMemorySink
+
+    exporter = EventExporter(InMemorySink(), max_queue_size=n + 1, flush_interval=3600, register_atexit=False)
+    exporter._wake_at = n + 10  # bench only: keep the worker asleep so records stay queued
+    api.clear_hooks()
+    api.add_hooks([ExportHook(exporter)])
+    ctxs = contexts(n)  # distinct contexts, as distinct users would bring
+    get = client.get_boolean_value
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for ctx in ctxs:
+        get("new-checkout", False, ctx)
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(exporter._queue) == n
+    api.clear_hooks()
+    exporter.shutdown(timeout=30)
+    return (after - before) / n
+
+
+def overload(client: Any, duration: float, max_queue: int) -> dict[str, Any]:
+    from openfeature import api
+
+    from openfeature_s3_export import EventExporter, ExportHook
+
+    process = psutil.Process()
+    sink = OneBatchPerSecond()
+    exporter = EventExporter(sink, max_queue_size=max_queue, register_atexit=False)
+    api.clear_hooks()
+    api.add_hooks([ExportHook(exporter)])
+    ctxs = contexts(5000)
+    gc.collect()
+    rss: list[tuple[float, int]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        t0 = time.perf_counter()
+        while not done.wait(0.05):
+            rss.append((round(time.perf_counter() - t0, 2), process.memory_info().rss))
+
+    start_rss = process.memory_info().rss
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    get = client.get_boolean_value
+    n = 0
+    max_depth = 0
+    stop = time.perf_counter() + duration
+    while time.perf_counter() < stop:
+        for _ in range(500):
+            get("new-checkout", False, ctxs[n % 5000])
+            n += 1
+        max_depth = max(max_depth, len(exporter._queue))
+    done.set()
+    sampler.join()
+    api.clear_hooks()
+    stats = exporter.stats()
+    exporter.shutdown(timeout=0.1)  # the slow sink would take minutes; what is left is counted
+    produced_per_s = n / duration
+    return {
+        "evaluations": n,
+        "produced_per_s": produced_per_s,
+        "sink_per_s": sink.delivered / duration,
+        "overload_factor": produced_per_s / max(stats["exported"] / duration, 1.0),
+        "queue_bound": max_queue,
+        "queue_max": max_depth,
+        "dropped_queue_full": stats.get("dropped.queue_full", 0),
+        "start_rss": start_rss,
+        "peak_rss": max((r for _, r in rss), default=start_rss),
+        "end_rss": rss[-1][1] if rss else start_rss,
+        "rss_over_time": rss[:: max(1, len(rss) // 50)],
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    from openfeature import api
+
+    api.set_provider(in_memory_flags())
+    client = api.get_client()
+    per_event = bytes_per_queued_event(client, 20_000 if quick else 100_000)
+    max_queue = 20_000
+    result = overload(client, 2.0 if quick else 6.0, max_queue)
+    api.shutdown()
+    growth = result["peak_rss"] - result["start_rss"]
+    # Bounded: growth within what the queue plus three batches in flight can hold, with slack
+    # for allocator behaviour (freed memory is not always returned to the OS).
+    budget = 3 * (max_queue + 3 * 5000) * per_event
+    bounded = result["queue_max"] <= max_queue and growth <= budget
+    print(f"bytes per queued event (record + copied context + SDK HookContext): {per_event:,.0f}")
+    print_table(
+        [
+            "overload x",
+            "evals",
+            "queue max",
+            "queue bound",
+            "dropped queue_full",
+            "RSS start MB",
+            "RSS peak MB",
+        ],
+        [
+            [
+                f"{result['overload_factor']:.0f}",
+                result["evaluations"],
+                result["queue_max"],
+                max_queue,
+                result["dropped_queue_full"],
+                f"{result['start_rss'] / 2**20:.0f}",
+                f"{result['peak_rss'] / 2**20:.0f}",
+            ]
+        ],
+    )
+    verdict = "PASS" if bounded and result["overload_factor"] >= 10 else "FAIL"
+    print(
+        f"goal: memory bounded under >= 10x overload: growth {growth / 2**20:.1f} MB "
+        f"(budget {budget / 2**20:.0f} MB), queue max {result['queue_max']} <= {max_queue} ({verdict})"
+    )
+    results = {
+        "machine": machine(),
+        "bytes_per_queued_event": per_event,
+        "overload": result,
+        "summary": {
+            "bytes_per_queued_event": per_event,
+            "rss_growth_bytes": growth,
+            "budget_bytes": budget,
+            "overload_factor": result["overload_factor"],
+            "bounded": bounded,
+            "pass": bounded and result["overload_factor"] >= 10,
+        },
+    }
+    write_results("memory", results)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="shorter run (smoke run)")
+    run(parser.parse_args().quick)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
