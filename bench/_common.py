@@ -19,7 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# BENCH_RESULTS_DIR lets the smoke test keep its results out of the working tree.
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).resolve().parent / "results")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 

@@ -1,0 +1,80 @@
+"""The benchmarks run end to end (quick mode) and report every goal.
+
+No thresholds on times or ratios here: these machines are shared and noisy, and the numbers
+belong in docs/performance.md, not in a pass/fail test.  This only proves the commands work
+and their results are complete and sane.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.aws]
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.mark.timeout(300)
+def test_run_all_quick(tmp_path: Path) -> None:
+    env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "run_all.py"), "--quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["crashed"] == []
+    assert {g["benchmark"] for g in summary["goals"]} == {
+        "hook overhead",
+        "slow sink",
+        "throughput",
+        "cost",
+        "memory",
+    }
+    assert all(g["verdict"] in ("PASS", "FAIL", "-") for g in summary["goals"])
+
+    hook = json.loads((tmp_path / "hook_overhead.json").read_text())
+    medians = hook["median_ns"]
+    assert set(medians) == {
+        "none",
+        "noop",
+        "export",
+        "export+privacy",
+        "otel",
+        "otel+span",
+        "naive-put-record",
+    }
+    assert all(math.isfinite(v) and v > 0 for v in medians.values())
+    assert hook["summary"]["exported"] > 0 and hook["summary"]["dropped"] == 0
+
+    cost = json.loads((tmp_path / "cost.json").read_text())
+    packed = [r for r in cost["rows"] if r["packed"]]
+    unpacked = [r for r in cost["rows"] if not r["packed"]]
+    # Deterministic, not timing: billing arithmetic on the same events.
+    assert all(r["billed_bytes"] >= r["payload_bytes"] for r in cost["rows"])
+    assert min(r["ratio"] for r in unpacked) > max(r["ratio"] for r in packed if r["batch_size"] >= 1000)
+
+    throughput = json.loads((tmp_path / "throughput.json").read_text())
+    assert {s["sink"].split(":")[0] for s in throughput["sinks"]} == {"file", "s3", "firehose"}
+    for sink in throughput["sinks"]:
+        assert sink["exported"] + sink["dropped"] == sink["evaluations"], "every event accounted for"
+
+    memory = json.loads((tmp_path / "memory.json").read_text())
+    overload = memory["overload"]
+    assert overload["queue_max"] <= overload["queue_bound"], "the queue never exceeds its bound"
+    assert overload["dropped_queue_full"] > 0, "overload is counted, not hidden"
+
+    slow = json.loads((tmp_path / "slow_sink.json").read_text())
+    assert slow["stats"]["down (raises)"]["exported"] == 0
+    assert slow["stats"]["down (raises)"]["dropped"] > 0
