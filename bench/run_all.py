@@ -60,6 +60,7 @@ def goals(results: dict[str, dict[str, Any]]) -> list[list[str]]:
             f"capacity {s['capacity_over_fastest']:.2f}x fastest loop, {s['dropped']} dropped",
             s["pass"],
         )
+        add("throughput", "S3 Parquet at the same rate (info)", f"{s['dropped_parquet']} dropped", None)
     if "cost" in results:
         s = results["cost"]["summary"]
         add(
