@@ -6,6 +6,7 @@ reported as medians and ratios: absolute times on a shared 2-core machine mean l
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -14,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,11 @@ def contexts(n: int) -> list[Any]:
         EvaluationContext(f"user-{i:06d}", {"country": "fr", "plan": "pro", "email": f"u{i}@example.com"})
         for i in range(n)
     ]
+
+
+def main(run: Callable[[bool], Any], doc: str | None) -> int:
+    """The command line every benchmark shares: ``--quick`` for a smoke run."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer, shorter rounds")
+    run(parser.parse_args().quick)
+    return 0

@@ -10,10 +10,9 @@ size: small batches are what a quiet service sends.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from _common import MotoServer, machine, print_table, write_results
+from _common import MotoServer, machine, main, print_table, write_results
 
 GOAL = 1.05
 
@@ -96,15 +95,5 @@ def run(quick: bool) -> dict[str, Any]:
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer events (smoke run)")
-    args = parser.parse_args(argv)
-    run(args.quick)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(run, __doc__))

@@ -19,7 +19,6 @@ Also the hook's own cost in isolation: ``finally_after`` called directly, worker
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import random
@@ -27,7 +26,7 @@ import tempfile
 import time
 from typing import Any
 
-from _common import contexts, in_memory_flags, machine, median, print_table, write_results
+from _common import contexts, in_memory_flags, machine, main, median, print_table, write_results
 
 GOAL_NS = 1000  # ExportHook at most 1.0 µs above the no-op hook (median)
 
@@ -204,14 +203,5 @@ def run(quick: bool) -> dict[str, Any]:
     return results
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (smoke run)")
-    run(parser.parse_args().quick)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(run, __doc__))

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import threading
 import time
@@ -20,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psutil
-from _common import contexts, in_memory_flags, machine, print_table, write_results
+from _common import contexts, in_memory_flags, machine, main, print_table, write_results
 
 from openfeature_s3_export import EncodedEvent, ExportResult
 
@@ -177,14 +176,5 @@ def run(quick: bool) -> dict[str, Any]:
     return results
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="shorter run (smoke run)")
-    run(parser.parse_args().quick)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(run, __doc__))

@@ -11,7 +11,6 @@ demand.  Goal: p50 and p99 ratios to healthy <= 1.1 (the app must not notice).
 
 from __future__ import annotations
 
-import argparse
 import gc
 import random
 import tempfile
@@ -19,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from _common import contexts, in_memory_flags, machine, median, percentile, print_table, write_results
+from _common import contexts, in_memory_flags, machine, main, median, percentile, print_table, write_results
 
 from openfeature_s3_export import EncodedEvent, ExportResult
 
@@ -130,14 +129,5 @@ def run(quick: bool) -> dict[str, Any]:
     return results
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (smoke run)")
-    run(parser.parse_args().quick)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(run, __doc__))

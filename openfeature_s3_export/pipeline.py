@@ -249,7 +249,14 @@ class EventExporter:
         self._worker.join(max(deadline - time.monotonic(), 0.0))
         self._sender.join(max(deadline - time.monotonic(), 0.0))
         if self._worker.is_alive() or self._sender.is_alive():
-            self._log.warning("shutdown", "shutdown timed out with %d events still queued", len(self._queue))
+            self._log.warning(
+                "shutdown",
+                "shutdown timed out with %d events not yet exported (%d queued, %d in batches); "
+                "they are lost if the process exits now",
+                len(self._queue) + len(self._pending) + self._unsent,
+                len(self._queue),
+                len(self._pending) + self._unsent,
+            )
             return False
         if self._queue:
             # Appended by a thread that passed the closed check just before shutdown began.
@@ -266,12 +273,13 @@ class EventExporter:
     def stats(self) -> Mapping[str, int]:
         """Counters: ``enqueued``, ``exported``, ``dropped`` (total) and ``dropped.<reason>``,
         ``failed``, ``retried``, ``batches``, ``bytes`` (encoded bytes handed to the sink),
-        ``queued`` (current depth), plus the
-        sink's own counters under ``sink.<name>``.
+        ``queued`` (records waiting for the worker), ``pending`` (encoded events in batches not
+        yet exported), ``vendor_track_errors``, plus the sink's own counters under
+        ``sink.<name>``.
 
-        Invariant once the queue is drained: ``enqueued == exported + dropped after enqueue``
-        (every reason except ``queue_full``, ``shutdown`` and ``capture_error``, which are
-        counted before an event enters the queue).
+        Every event is accounted for: ``enqueued == exported + queued + pending + dropped after
+        enqueue`` (every reason except ``queue_full``, ``shutdown`` and ``capture_error``,
+        which are counted before an event enters the queue).
         """
         self._fold_hot_counters()
         values = self._counters.snapshot()
@@ -280,6 +288,7 @@ class EventExporter:
             values.setdefault(key, 0)
         values["dropped"] = sum(v for k, v in values.items() if k.startswith("dropped."))
         values["queued"] = len(self._queue)
+        values["pending"] = len(self._pending) + self._unsent
         for key, value in sink_stats(self.sink).items():
             values[f"sink.{key}"] = value
         return values
@@ -304,6 +313,7 @@ class EventExporter:
         self._outbox: deque[tuple[list[EncodedEvent], float]] = deque()
         self._out_cv = threading.Condition(threading.Lock())
         self._in_flight = 0
+        self._unsent = 0  # events in batches handed to the sender and not yet exported
         self._sender_stop = False
         self._pending: list[EncodedEvent] = []
         self._pending_bytes = 0
@@ -426,14 +436,15 @@ class EventExporter:
         self._log.warning(reason, msg, *args, count=count)
 
     def _export_pending(self, deadline: float | None) -> None:
-        batch, self._pending, self._pending_bytes = self._pending, [], 0
         with self._out_cv:
             while self._in_flight >= 2:
                 self._out_cv.wait()
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
             # The export clock starts when the sender can take the batch, not while it waits.
             limit = time.monotonic() + self._export_timeout
             self._outbox.append((batch, limit if deadline is None else min(deadline, limit)))
             self._in_flight += 1
+            self._unsent += len(batch)
             self._out_cv.notify_all()
 
     def _wait_sent(self, deadline: float | None) -> bool:
@@ -469,6 +480,7 @@ class EventExporter:
             finally:
                 with self._out_cv:
                     self._in_flight -= 1
+                    self._unsent -= len(batch)
                     self._out_cv.notify_all()
 
     def _export(self, batch: Sequence[EncodedEvent], deadline: float) -> None:

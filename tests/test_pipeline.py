@@ -328,3 +328,22 @@ def test_a_failing_sink_start_is_logged_and_exports_still_run(caplog: pytest.Log
     assert exporter.shutdown(timeout=10)
     assert len(sink.rows()) == 1
     assert any("could not get ready" in r.getMessage() for r in caplog.records)
+
+
+def test_every_event_is_accounted_for_while_the_sink_is_stuck() -> None:
+    sink = GateSink()
+    exporter = EventExporter(sink, max_batch_size=10, max_queue_size=50, register_atexit=False)
+    for i in range(100):
+        exporter.track("e", attributes={"i": i})
+    assert sink.entered.wait(10)
+    time.sleep(0.2)
+    stats = exporter.stats()
+    after_enqueue = stats["dropped"] - stats.get("dropped.queue_full", 0)
+    assert stats["enqueued"] + stats.get("dropped.queue_full", 0) == 100
+    assert stats["enqueued"] == stats["exported"] + stats["queued"] + stats["pending"] + after_enqueue
+    assert stats["pending"] >= 10, "the batch held by the sink is counted as pending"
+    sink.gate.set()
+    assert exporter.shutdown(timeout=10)
+    stats = exporter.stats()
+    assert stats["queued"] == stats["pending"] == 0
+    assert stats["exported"] == stats["enqueued"]

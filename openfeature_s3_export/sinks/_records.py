@@ -8,13 +8,22 @@ this one resends exactly them, with backoff, until they land or the retry budget
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import attrs
 
 from ..events import EncodedEvent
 from ..stats import Counters
-from ._aws import Backoff, RetryPolicy, classify, code_is_throttle, describe_error
+from ._aws import (
+    Backoff,
+    ClientFactory,
+    RetryPolicy,
+    SinkConfigurationError,
+    classify,
+    code_is_throttle,
+    describe_error,
+)
 from ._base import ExportResult
 
 DROP_RECORD_TOO_LARGE = "record_too_large"
@@ -156,3 +165,62 @@ class RecordSender:
         if self._billed is not None:
             billed = self._billed
             counters.add("billed_bytes", sum(billed(len(entry.data)) for entry in landed))
+
+
+class RecordSink:
+    """What :class:`FirehoseSink` and :class:`KinesisSink` share: the client, the counters and
+    per-record sending.  Subclasses turn a batch into entries and send one call (``_put``)."""
+
+    def __init__(
+        self,
+        service: str,
+        what: str,
+        limits: Limits,
+        *,
+        client: Any,
+        region: str | None,
+        endpoint_url: str | None,
+        retry: RetryPolicy | None,
+        connect_timeout: float,
+        read_timeout: float,
+        billed: Callable[[int], int] | None = None,
+    ) -> None:
+        self._what = what
+        self._clients = ClientFactory(
+            service,
+            client=client,
+            region=region,
+            endpoint_url=endpoint_url,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+        self._counters = Counters()
+        self._sender = RecordSender(what, self._put, limits, retry or RetryPolicy(), self._counters, billed)
+
+    def _put(self, call: Sequence[Entry]) -> list[str | None]:
+        raise NotImplementedError
+
+    def _send(self, entries: Sequence[Entry], too_large: int, deadline: float | None) -> ExportResult:
+        self._counters.add(DROP_RECORD_TOO_LARGE, too_large)
+        dropped = {DROP_RECORD_TOO_LARGE: too_large} if too_large else {}
+        return self._sender.send(entries, deadline, dropped)
+
+    def _describe(self, operation: str, **params: Any) -> Any:
+        """Run a describe call for ``check()``, turning any failure into a clear error."""
+        try:
+            return getattr(self._clients.get(), operation)(**params)
+        except Exception as exc:
+            message = describe_error(exc, self._what)
+            raise SinkConfigurationError(f"{message} ({self._clients.describe()})") from exc
+
+    def start(self) -> None:
+        """Build the boto3 client now (the pipeline calls this on its sender thread)."""
+        self._clients.get()
+
+    def stats(self) -> Mapping[str, int]:
+        """Counters: records, events, payload_bytes, requests, failed_requests, retried_records,
+        throttled, record_too_large (and billed_bytes for Firehose)."""
+        return self._counters.snapshot()
+
+    def shutdown(self) -> None:
+        """Nothing to release: boto3 clients close their connections when collected."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import SplitResult
 
 from ..events import EncodedEvent
-from ..stats import Counters
-from ._aws import ClientFactory, RetryPolicy, SinkConfigurationError, boolean, describe_error, parse_options
+from ._aws import RetryPolicy, SinkConfigurationError, boolean, parse_options
 from ._base import ExportResult
-from ._records import DROP_RECORD_TOO_LARGE, Entry, Limits, RecordSender
+from ._records import Entry, Limits, RecordSink
 
 MAX_RECORD_BYTES = 1_024_000
 """Firehose's per-record limit: 1,000 KiB of data (before base64)."""
@@ -27,7 +26,7 @@ def billed_bytes(record_bytes: int) -> int:
     return -(-max(record_bytes, 1) // BILLING_INCREMENT) * BILLING_INCREMENT
 
 
-class FirehoseSink:
+class FirehoseSink(RecordSink):
     """Sends events to a Firehose delivery stream (Direct PUT) with ``PutRecordBatch``.
 
     Events are newline-terminated JSON, so the objects Firehose writes to S3 are valid NDJSON.
@@ -71,30 +70,23 @@ class FirehoseSink:
         self.delivery_stream = delivery_stream
         self.pack = pack
         self.record_bytes = record_bytes
-        self._clients = ClientFactory(
+        super().__init__(
             "firehose",
+            f"firehose delivery stream {delivery_stream!r}",
+            Limits(MAX_CALL_RECORDS, MAX_CALL_BYTES),
             client=client,
             region=region,
             endpoint_url=endpoint_url,
+            retry=retry,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-        )
-        self._counters = Counters()
-        self._sender = RecordSender(
-            f"firehose stream {delivery_stream!r}",
-            self._put,
-            Limits(MAX_CALL_RECORDS, MAX_CALL_BYTES),
-            retry or RetryPolicy(),
-            self._counters,
             billed=billed_bytes,
         )
 
     def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
         """Send *batch*, packed into records; see the class documentation for retries."""
         entries, too_large = self._records(batch)
-        dropped = {DROP_RECORD_TOO_LARGE: too_large} if too_large else {}
-        self._counters.add(DROP_RECORD_TOO_LARGE, too_large)
-        return self._sender.send(entries, deadline, dropped)
+        return self._send(entries, too_large, deadline)
 
     def _records(self, batch: Sequence[EncodedEvent]) -> tuple[list[Entry], int]:
         entries: list[Entry] = []
@@ -133,32 +125,15 @@ class FirehoseSink:
 
         :raises SinkConfigurationError: with what is wrong and how to fix it.
         """
-        what = f"firehose delivery stream {self.delivery_stream!r}"
-        try:
-            client = self._clients.get()
-            description = client.describe_delivery_stream(DeliveryStreamName=self.delivery_stream)
-        except Exception as exc:
-            raise SinkConfigurationError(f"{describe_error(exc, what)} ({self._clients.describe()})") from exc
+        description = self._describe("describe_delivery_stream", DeliveryStreamName=self.delivery_stream)
         info = description["DeliveryStreamDescription"]
         status = info.get("DeliveryStreamStatus")
         if status != "ACTIVE":
-            raise SinkConfigurationError(f"{what} is {status}, not ACTIVE")
+            raise SinkConfigurationError(f"{self._what} is {status}, not ACTIVE")
         if info.get("DeliveryStreamType", "DirectPut") != "DirectPut":
             raise SinkConfigurationError(
-                f"{what} reads from {info['DeliveryStreamType']}; PutRecordBatch needs a Direct PUT stream"
+                f"{self._what} reads from {info['DeliveryStreamType']}; PutRecordBatch needs Direct PUT"
             )
-
-    def start(self) -> None:
-        """Build the boto3 client now (the pipeline calls this on its sender thread)."""
-        self._clients.get()
-
-    def stats(self) -> Mapping[str, int]:
-        """Counters: records, events, payload_bytes, billed_bytes, requests, failed_requests,
-        retried_records, throttled, record_too_large."""
-        return self._counters.snapshot()
-
-    def shutdown(self) -> None:
-        """Nothing to release: boto3 clients close their connections when collected."""
 
     def __repr__(self) -> str:
         return f"FirehoseSink({self.delivery_stream!r})"

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import SplitResult
 
 from ..events import EncodedEvent
-from ..stats import Counters
-from ._aws import ClientFactory, RetryPolicy, SinkConfigurationError, describe_error, parse_options
+from ._aws import RetryPolicy, SinkConfigurationError, parse_options
 from ._base import ExportResult
-from ._records import DROP_RECORD_TOO_LARGE, Entry, Limits, RecordSender
+from ._records import Entry, Limits, RecordSink
 
 MAX_RECORD_BYTES = 1_048_576
 """Kinesis' per-record limit: 1 MiB of data plus partition key."""
@@ -36,7 +35,7 @@ def partition_key(event: EncodedEvent) -> str:
     return key
 
 
-class KinesisSink:
+class KinesisSink(RecordSink):
     """Sends events to a Kinesis data stream with ``PutRecords``, one event per record.
 
     The partition key is the event's targeting key, so a user's events keep their order within
@@ -66,21 +65,16 @@ class KinesisSink:
         if not stream_name:
             raise ValueError("KinesisSink needs a stream name")
         self.stream_name = stream_name
-        self._clients = ClientFactory(
+        super().__init__(
             "kinesis",
+            f"kinesis stream {stream_name!r}",
+            Limits(MAX_CALL_RECORDS, MAX_CALL_BYTES),
             client=client,
             region=region,
             endpoint_url=endpoint_url,
+            retry=retry,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-        )
-        self._counters = Counters()
-        self._sender = RecordSender(
-            f"kinesis stream {stream_name!r}",
-            self._put,
-            Limits(MAX_CALL_RECORDS, MAX_CALL_BYTES),
-            retry or RetryPolicy(),
-            self._counters,
         )
 
     def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
@@ -93,9 +87,7 @@ class KinesisSink:
                 too_large += 1
             else:
                 entries.append(entry)
-        self._counters.add(DROP_RECORD_TOO_LARGE, too_large)
-        dropped = {DROP_RECORD_TOO_LARGE: too_large} if too_large else {}
-        return self._sender.send(entries, deadline, dropped)
+        return self._send(entries, too_large, deadline)
 
     def _put(self, call: Sequence[Entry]) -> list[str | None]:
         response = self._clients.get().put_records(
@@ -113,26 +105,10 @@ class KinesisSink:
 
         :raises SinkConfigurationError: with what is wrong and how to fix it.
         """
-        what = f"kinesis stream {self.stream_name!r}"
-        try:
-            summary = self._clients.get().describe_stream_summary(StreamName=self.stream_name)
-        except Exception as exc:
-            raise SinkConfigurationError(f"{describe_error(exc, what)} ({self._clients.describe()})") from exc
+        summary = self._describe("describe_stream_summary", StreamName=self.stream_name)
         status = summary["StreamDescriptionSummary"]["StreamStatus"]
         if status not in ("ACTIVE", "UPDATING"):
-            raise SinkConfigurationError(f"{what} is {status}, not ACTIVE")
-
-    def start(self) -> None:
-        """Build the boto3 client now (the pipeline calls this on its sender thread)."""
-        self._clients.get()
-
-    def stats(self) -> Mapping[str, int]:
-        """Counters: records, events, payload_bytes, requests, failed_requests, retried_records,
-        throttled, record_too_large."""
-        return self._counters.snapshot()
-
-    def shutdown(self) -> None:
-        """Nothing to release: boto3 clients close their connections when collected."""
+            raise SinkConfigurationError(f"{self._what} is {status}, not ACTIVE")
 
     def __repr__(self) -> str:
         return f"KinesisSink({self.stream_name!r})"
