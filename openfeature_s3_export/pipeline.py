@@ -392,44 +392,48 @@ class EventExporter:
 
     def _drain(self, deadline: float | None) -> None:
         """Move every queued record into pending batches, exporting each batch once full."""
-        queue = self._queue
+        # Hot loop of the worker (every event passes here): attributes bound to locals, the
+        # common path inlined; the rare paths (bad input, batch full) call out.
+        popleft = self._queue.popleft
+        encode = self._rows.encode
+        max_event, max_bytes, max_batch = self._max_event_bytes, self._max_batch_bytes, self._max_batch
         while True:
             try:
-                record = queue.popleft()
+                record = popleft()
             except IndexError:
                 return
-            self._taken += 1
-            encoded = self._encode(record)
-            if encoded is None:
+            self._taken += 1  # before anything that can block: stats() must see it
+            try:
+                encoded = encode(record)
+            except Exception as exc:
+                self._reject(exc)
                 continue
-            if not self._pending:
+            size = len(encoded.data)
+            if size > max_event:
+                self._drop(
+                    DROP_TOO_LARGE,
+                    "event dropped: %d bytes encoded, max_event_bytes is %d",
+                    size,
+                    max_event,
+                )
+                continue
+            pending = self._pending
+            if not pending:
                 self._pending_since = time.monotonic()
-            elif self._pending_bytes + len(encoded.data) > self._max_batch_bytes:
+            elif self._pending_bytes + size > max_bytes:
                 self._export_pending(deadline)
                 self._pending_since = time.monotonic()
-            self._pending.append(encoded)
-            self._pending_bytes += len(encoded.data)
-            if len(self._pending) >= self._max_batch:
+                pending = self._pending
+            pending.append(encoded)
+            self._pending_bytes += size
+            if len(pending) >= max_batch:
                 self._export_pending(deadline)
 
-    def _encode(self, record: tuple[Any, ...]) -> EncodedEvent | None:
-        try:
-            encoded = self._rows.encode(record)
-        except EncodingError as exc:
+    def _reject(self, exc: Exception) -> None:
+        if isinstance(exc, EncodingError):
             self._drop(DROP_UNSERIALIZABLE, "event dropped: %s", exc)
-            return None
-        except Exception as exc:  # hostile input (a __str__ that raises, ...) drops one event only
+        else:  # hostile input (a __str__ that raises, ...) drops one event only
             self._drop(DROP_UNSERIALIZABLE, "event dropped: cannot build row: %r", exc)
-            return None
-        if len(encoded.data) > self._max_event_bytes:
-            self._drop(
-                DROP_TOO_LARGE,
-                "event dropped: %d bytes encoded, max_event_bytes is %d",
-                len(encoded.data),
-                self._max_event_bytes,
-            )
-            return None
-        return encoded
 
     def _drop(self, reason: str, msg: str, *args: object, count: int = 1) -> None:
         self._counters.add(drop_key(reason), count)
