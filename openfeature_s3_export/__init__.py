@@ -18,6 +18,7 @@ from .events import COLUMNS, SCHEMA_VERSION, EncodedEvent, ExportEvent
 from .hook import ExportHook
 from .pipeline import EventExporter
 from .privacy import ContextPolicy
+from .schema import load_json_schema
 from .sinks import (
     ExportResult,
     FileSink,
@@ -53,6 +54,7 @@ __all__ = [
     "SinkConfigurationError",
     "TrackingProvider",
     "__version__",
+    "load_json_schema",
     "register_vendor",
     "sink_from_url",
 ]

@@ -52,7 +52,7 @@ def to_json_value(value: Any, _depth: int = 0) -> Any:
     if _depth >= MAX_DEPTH:
         raise EncodingError(f"value nested deeper than {MAX_DEPTH} levels (or a cycle)")
     if isinstance(value, Mapping):
-        return {str(k): to_json_value(v, _depth + 1) for k, v in value.items()}
+        return {_key(k): to_json_value(v, _depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_json_value(v, _depth + 1) for v in value]
     if isinstance(value, (set, frozenset)):
@@ -62,7 +62,10 @@ def to_json_value(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        try:
+            return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        except OverflowError:  # datetime.max/min in a non-UTC zone has no UTC equivalent
+            return value.isoformat()
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
@@ -79,6 +82,16 @@ def to_json_value(value: Any, _depth: int = 0) -> Any:
         raise EncodingError(f"cannot encode {type(value).__name__}: {exc!r}") from exc
 
 
+def _key(key: Any) -> str:
+    """A mapping key as JSON object key text (``str()``, which a user object may make raise)."""
+    if type(key) is str:
+        return key
+    try:
+        return str(key)
+    except Exception as exc:
+        raise EncodingError(f"cannot encode mapping key of type {type(key).__name__}: {exc!r}") from exc
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text of *value* after :func:`to_json_value`.
 
@@ -88,18 +101,21 @@ def dumps(value: Any) -> str:
         return json.dumps(to_json_value(value), ensure_ascii=False, separators=(",", ":"))
     except EncodingError:
         raise
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise EncodingError(str(exc)) from exc
+    except Exception as exc:  # user mappings and objects can raise anything (items(), __iter__, ...)
+        raise EncodingError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def encode_event(event: ExportEvent, timestamp_us: int) -> EncodedEvent:
     """Encode *event* as one newline-terminated UTF-8 JSON line.
 
     :raises EncodingError: when the row holds text that is not valid Unicode (lone
-        surrogates), which would otherwise produce a line no reader accepts.
+        surrogates) or a non-finite ``metric_value``, either of which would otherwise produce a
+        line no reader accepts.
     """
     try:
-        text = json.dumps(event.to_row(), ensure_ascii=False, separators=(",", ":"))
+        # allow_nan=False: a NaN metric_value would otherwise be written as a bare NaN, which is
+        # not JSON, and the line would break every reader of the file.
+        text = json.dumps(event.to_row(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         data = text.encode("utf-8") + b"\n"
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise EncodingError(str(exc)) from exc

@@ -9,7 +9,6 @@ flag file) it does; OpenFeature's in-memory provider emits the rest on demand.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import shutil
 import threading
@@ -71,13 +70,15 @@ class Received:
             return seen
 
 
-_mtimes = itertools.count(int(time.time()) + 10, 10)
-
-
 def rewrite(path: Path, text: str) -> None:
-    """Replace a watched file and move its mtime forward (the vendors' pollers compare mtimes)."""
+    """Replace a watched file and move its mtime forward (the vendors' pollers compare mtimes).
+
+    Always past both the previous mtime and now: a stamp fixed at import time would fall
+    behind a freshly copied file when earlier tests ran for a while.
+    """
+    previous = path.stat().st_mtime
     path.write_text(text)
-    stamp = next(_mtimes)
+    stamp = max(previous, time.time()) + 10
     os.utime(path, (stamp, stamp))
 
 
