@@ -32,6 +32,7 @@ from .sinks._base import ExportResult, Sink, sink_stats
 from .stats import (
     DROP_CAPTURE_ERROR,
     DROP_EXPORT_FAILED,
+    DROP_FORK_WITHOUT_HOOKS,
     DROP_QUEUE_FULL,
     DROP_SHUTDOWN,
     DROP_TOO_LARGE,
@@ -163,6 +164,12 @@ class EventExporter:
                 self._wake.set()
         elif self._closed:
             self._dropped_shutdown.incr()
+        elif self._pid != os.getpid():
+            # A fork that ran no os.register_at_fork hooks (uWSGI without lazy-apps or
+            # py-call-uwsgi-fork-hooks): this child has no worker, so its queue only filled.
+            # Checked here, when the queue is full, to cost the normal path nothing.
+            self._recover_from_silent_fork()
+            self._submit(record)
         else:
             self._dropped_queue_full.incr()
 
@@ -296,6 +303,7 @@ class EventExporter:
     # -- worker ---------------------------------------------------------------------------
 
     def _init_state(self) -> None:
+        self._pid = os.getpid()
         self._queue: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -512,6 +520,19 @@ class EventExporter:
             )
 
     # -- process lifecycle ----------------------------------------------------------------
+
+    def _recover_from_silent_fork(self) -> None:
+        stranded = len(self._queue) + len(self._pending)
+        self._after_fork_in_child()
+        # The stranded records mix the parent's (which the parent exports) with this child's
+        # (lost): counted so the loss is visible, and explained once in the log.
+        self._counters.add(drop_key(DROP_FORK_WITHOUT_HOOKS), stranded)
+        self._log.warning(
+            DROP_FORK_WITHOUT_HOOKS,
+            "process forked without running os.register_at_fork hooks (uWSGI: enable lazy-apps "
+            "or py-call-uwsgi-fork-hooks); restarted the exporter, %d queued events discarded",
+            stranded,
+        )
 
     def _after_fork_in_child(self) -> None:
         # The parent still owns (and will export) everything queued before the fork: start the

@@ -12,6 +12,7 @@ DROP_CAPTURE_ERROR = "capture_error"
 DROP_UNSERIALIZABLE = "unserializable"
 DROP_TOO_LARGE = "too_large"
 DROP_EXPORT_FAILED = "export_failed"
+DROP_FORK_WITHOUT_HOOKS = "fork_without_hooks"
 
 DROP_REASONS = (
     DROP_QUEUE_FULL,
@@ -20,6 +21,7 @@ DROP_REASONS = (
     DROP_UNSERIALIZABLE,
     DROP_TOO_LARGE,
     DROP_EXPORT_FAILED,
+    DROP_FORK_WITHOUT_HOOKS,
 )
 """Reasons the pipeline itself drops an event; sinks may add their own (``record_too_large``)."""
 

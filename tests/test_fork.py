@@ -57,3 +57,28 @@ def test_child_gets_a_fresh_pipeline_and_does_not_duplicate_parent_events(tmp_pa
     # The child's files carry its own pid: no name clash with the parent's.
     pids = {p.name.rsplit("-", 3)[1] for p in tmp_path.rglob("*.json.gz")}
     assert len(pids) == 2
+
+
+def test_a_fork_that_ran_no_hooks_is_detected_when_the_queue_fills() -> None:
+    """uWSGI (without lazy-apps) forks in C: the child has the parent's exporter but no threads."""
+    from openfeature_s3_export import InMemorySink
+
+    sink = InMemorySink()
+    exporter = EventExporter(sink, max_queue_size=20, register_atexit=False)
+    # Simulate that child: its threads did not survive the fork, and the recorded pid is the
+    # parent's.  (os.fork() always runs the hooks, so a real fork cannot show this.)
+    exporter._stopping = True
+    exporter._wake.set()
+    exporter._worker.join(5)
+    exporter._sender.join(5)
+    exporter._stopping = False
+    exporter._pid = -1
+    for i in range(25):
+        exporter.track("e", EvaluationContext(f"u{i}"))
+    assert exporter._pid == os.getpid()
+    assert exporter.flush(timeout=10)
+    stats = exporter.stats()
+    assert stats["dropped.fork_without_hooks"] == 20
+    assert stats["exported"] == 5
+    assert [row["targeting_key"] for row in sink.rows()] == [f"u{i}" for i in range(20, 25)]
+    exporter.shutdown(timeout=5)
