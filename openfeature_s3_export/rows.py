@@ -7,6 +7,7 @@ happen here, never on the caller's thread.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import socket
@@ -151,8 +152,11 @@ def _metadata_key(metadata: Mapping[str, Any]) -> tuple[tuple[str, type, Any], .
 
 def _value_key(value: Any) -> tuple[type, Any] | None:
     """A cache key for a scalar flag value (type included: True and 1 differ), else None."""
-    if type(value) in _JSON_SCALARS or type(value) is float:
+    if type(value) in _JSON_SCALARS:
         return (type(value), value)
+    if type(value) is float:
+        # 0.0 == -0.0 (same hash): without the sign one would be written as the other.
+        return (float, value) if value else (float, value, math.copysign(1.0, value))
     return None
 
 

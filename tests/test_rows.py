@@ -106,3 +106,18 @@ def test_uuid7_is_valid_time_ordered_and_unique() -> None:
 def test_rfc3339_microseconds_utc() -> None:
     assert rfc3339_us(1_795_000_000_123_456) == "2026-11-18T11:06:40.123456Z"
     assert rfc3339_us(0) == "1970-01-01T00:00:00.000000Z"
+
+
+def test_negative_zero_is_not_served_from_the_positive_zero_cache() -> None:
+    """Same flag, same variant, value 0.0 then -0.0 (equal, same hash): both signs survive."""
+    from openfeature import api
+    from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
+
+    from openfeature_s3_export.testing import capture_events
+
+    with capture_events() as captured:
+        for zero in (0.0, -0.0, 0.0, -0.0):
+            api.set_provider_and_wait(InMemoryProvider({"z": InMemoryFlag("a", {"a": zero})}))
+            api.get_client().get_float_value("z", 1.0)
+        values = [r["value"] for r in captured.rows()]
+    assert values == ["0.0", "-0.0", "0.0", "-0.0"]
