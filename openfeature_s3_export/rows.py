@@ -150,7 +150,7 @@ def _metadata_key(metadata: Mapping[str, Any]) -> tuple[tuple[str, type, Any], .
     return tuple((key, type(value), value) for key, value in metadata.items())
 
 
-def _value_key(value: Any) -> tuple[type, Any] | None:
+def _value_key(value: Any) -> tuple[Any, ...] | None:
     """A cache key for a scalar flag value (type included: True and 1 differ), else None."""
     if type(value) in _JSON_SCALARS:
         return (type(value), value)
