@@ -304,6 +304,7 @@ class EventExporter:
 
     def _init_state(self) -> None:
         self._pid = os.getpid()
+        self._fork_stranded = 0
         self._queue: deque[tuple[Any, ...]] = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -337,6 +338,14 @@ class EventExporter:
         self._worker.start()
 
     def _fold_hot_counters(self) -> None:
+        if self._fork_stranded:
+            self._log.warning(
+                DROP_FORK_WITHOUT_HOOKS,
+                "process forked without running os.register_at_fork hooks (uWSGI: enable lazy-apps "
+                "or py-call-uwsgi-fork-hooks); restarted the exporter, %d queued events discarded",
+                self._fork_stranded,
+            )
+            self._fork_stranded = 0
         with self._lock:
             errors = self._vendor_track_errors.take()
             if errors:
@@ -527,12 +536,7 @@ class EventExporter:
         # The stranded records mix the parent's (which the parent exports) with this child's
         # (lost): counted so the loss is visible, and explained once in the log.
         self._counters.add(drop_key(DROP_FORK_WITHOUT_HOOKS), stranded)
-        self._log.warning(
-            DROP_FORK_WITHOUT_HOOKS,
-            "process forked without running os.register_at_fork hooks (uWSGI: enable lazy-apps "
-            "or py-call-uwsgi-fork-hooks); restarted the exporter, %d queued events discarded",
-            stranded,
-        )
+        self._fork_stranded = stranded  # logged by the new worker: this is the caller's thread
 
     def _after_fork_in_child(self) -> None:
         # The parent still owns (and will export) everything queued before the fork: start the

@@ -59,7 +59,7 @@ def test_child_gets_a_fresh_pipeline_and_does_not_duplicate_parent_events(tmp_pa
     assert len(pids) == 2
 
 
-def test_a_fork_that_ran_no_hooks_is_detected_when_the_queue_fills() -> None:
+def test_a_fork_that_ran_no_hooks_is_detected_when_the_queue_fills(caplog: pytest.LogCaptureFixture) -> None:
     """uWSGI (without lazy-apps) forks in C: the child has the parent's exporter but no threads."""
     from openfeature_s3_export import InMemorySink
 
@@ -82,3 +82,5 @@ def test_a_fork_that_ran_no_hooks_is_detected_when_the_queue_fills() -> None:
     assert stats["exported"] == 5
     assert [row["targeting_key"] for row in sink.rows()] == [f"u{i}" for i in range(20, 25)]
     exporter.shutdown(timeout=5)
+    (warning,) = [r for r in caplog.records if "forked without" in r.getMessage()]
+    assert warning.threadName != "MainThread", "logged by the worker, not the caller's thread"
