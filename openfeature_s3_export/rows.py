@@ -47,17 +47,26 @@ os.register_at_fork(after_in_child=_rng.seed)
 _getrandbits = _rng.getrandbits
 
 
+# (millisecond, "xxxxxxxx-xxxx-7"): events come in bursts within one millisecond.  One tuple,
+# replaced whole, so concurrent workers (one per exporter) never see half an update.
+_ms_prefix: tuple[int, str] = (-1, "")
+
+
 def uuid7(time_ns: int) -> str:
     """A UUIDv7 (RFC 9562) for *time_ns*: time-ordered, 62 random bits for uniqueness.
 
     The 12 ``rand_a`` bits carry sub-millisecond time (RFC 9562 method 3), so ids sort by event
     time to within 250 ns.
     """
-    ms = time_ns // 1_000_000
-    sub_ms = (time_ns % 1_000_000) * 4096 // 1_000_000
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | sub_ms << 64 | 0b10 << 62 | _getrandbits(62)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    global _ms_prefix
+    ms, rest = divmod(time_ns, 1_000_000)
+    cached_ms, prefix = _ms_prefix
+    if ms != cached_ms:
+        h = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
+        prefix = f"{h[:8]}-{h[8:]}-7"
+        _ms_prefix = (ms, prefix)
+    tail = f"{0x8000_0000_0000_0000 | _getrandbits(62):016x}"  # variant bits 10, then random
+    return f"{prefix}{rest * 4096 // 1_000_000:03x}-{tail[:4]}-{tail[4:]}"
 
 
 class _Timestamps:
@@ -172,10 +181,24 @@ def _flat_json(value: Any) -> str | None:
     if cls in _JSON_SCALARS:
         return _compact(value)
     if cls is dict:
+        # Contexts are mostly a few string attributes: joining quoted parts directly is about
+        # twice as fast as JSONEncoder.encode for them, with byte-identical output.
+        parts = []
         for key, item in value.items():
-            if type(key) is not str or type(item) not in _JSON_SCALARS:
+            if type(key) is not str:
                 return None
-        return _compact(value)
+            kind = type(item)
+            if kind is str:
+                parts.append(f"{_quote(key)}:{_quote(item)}")
+            elif kind is bool:
+                parts.append(f"{_quote(key)}:{'true' if item else 'false'}")
+            elif kind is int:
+                parts.append(f"{_quote(key)}:{int.__repr__(item)}")
+            elif item is None:
+                parts.append(f"{_quote(key)}:null")
+            else:
+                return None
+        return "{" + ",".join(parts) + "}"
     return None
 
 

@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import FlagEvaluationDetails, FlagType, Reason
@@ -121,3 +123,21 @@ def test_negative_zero_is_not_served_from_the_positive_zero_cache() -> None:
             api.get_client().get_float_value("z", 1.0)
         values = [r["value"] for r in captured.rows()]
     assert values == ["0.0", "-0.0", "0.0", "-0.0"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(),
+        st.one_of(st.text(), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False)),
+        max_size=8,
+    )
+)
+def test_flat_context_json_is_byte_identical_to_json_dumps(context: dict[str, object]) -> None:
+    from openfeature_s3_export.rows import _flat_json
+
+    fast = _flat_json(context)
+    if any(type(v) is float for v in context.values()):
+        assert fast is None  # floats take the generic path (NaN/inf rules live there)
+    else:
+        assert fast == json.dumps(context, ensure_ascii=False, separators=(",", ":"))
