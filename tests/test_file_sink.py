@@ -193,7 +193,8 @@ def test_sink_from_url_file(url: str, expected: str, tmp_path: Path, monkeypatch
     [
         ("ftp://host/x", "scheme must be one of"),
         ("file://remote-host/x", "file:///absolute"),
-        ("file:./x?colour=blue", "unknown file sink option"),
+        ("file:./x?colour=blue", "unknown option"),
+        ("file:./x?fsync=maybe", "bad value 'maybe' for option 'fsync'"),
         ("nonsense", "scheme must be one of"),
     ],
 )

@@ -11,7 +11,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import attrs
@@ -224,30 +224,3 @@ class ClientFactory:
             return f"region={self._region or '(from environment)'}"
         meta = client.meta
         return f"region={meta.region_name}, endpoint={meta.endpoint_url}"
-
-
-def parse_options(
-    options: Mapping[str, str], url: str, converters: Mapping[str, Callable[[str], Any]]
-) -> dict[str, Any]:
-    """Convert URL query options, rejecting unknown names and bad values with a clear message."""
-    unknown = set(options) - set(converters)
-    if unknown:
-        known = ", ".join(sorted(converters))
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} in {url!r}; known: {known}")
-    parsed: dict[str, Any] = {}
-    for name, raw in options.items():
-        try:
-            parsed[name] = converters[name](raw)
-        except ValueError as exc:
-            raise ValueError(f"bad value {raw!r} for option {name!r} in {url!r}: {exc}") from exc
-    return parsed
-
-
-def boolean(raw: str) -> bool:
-    """``true``/``false`` (also 1/0, yes/no, on/off) as written in a URL."""
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")

@@ -11,6 +11,7 @@ from urllib.parse import SplitResult
 from ..events import EncodedEvent
 from ..partitioning import ObjectNamer, group_by_partition
 from ._base import ExportResult
+from .url import boolean, parse_options
 
 
 class FileSink:
@@ -100,11 +101,5 @@ def from_url(parts: SplitResult, options: dict[str, str]) -> FileSink:
         raise ValueError(
             f"file sink URL must be file:///absolute/dir or file:./relative/dir, got host {parts.netloc!r}"
         )
-    unknown = set(options) - {"compresslevel", "fsync"}
-    if unknown:
-        raise ValueError(f"unknown file sink option(s): {', '.join(sorted(unknown))}")
-    return FileSink(
-        path,
-        compresslevel=int(options.get("compresslevel", 3)),
-        fsync=options.get("fsync", "false").lower() in ("1", "true", "yes"),
-    )
+    kwargs = parse_options(options, parts.geturl(), {"compresslevel": int, "fsync": boolean})
+    return FileSink(path, **kwargs)

@@ -7,9 +7,10 @@ from typing import Any
 from urllib.parse import SplitResult
 
 from ..events import EncodedEvent
-from ._aws import RetryPolicy, SinkConfigurationError, boolean, parse_options
+from ._aws import RetryPolicy, SinkConfigurationError
 from ._base import ExportResult
 from ._records import Entry, Limits, RecordSink
+from .url import boolean, parse_options
 
 MAX_RECORD_BYTES = 1_024_000
 """Firehose's per-record limit: 1,000 KiB of data (before base64)."""

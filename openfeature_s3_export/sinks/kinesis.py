@@ -9,9 +9,10 @@ from typing import Any
 from urllib.parse import SplitResult
 
 from ..events import EncodedEvent
-from ._aws import RetryPolicy, SinkConfigurationError, parse_options
+from ._aws import RetryPolicy, SinkConfigurationError
 from ._base import ExportResult
 from ._records import Entry, Limits, RecordSink
+from .url import parse_options
 
 MAX_RECORD_BYTES = 1_048_576
 """Kinesis' per-record limit: 1 MiB of data plus partition key."""

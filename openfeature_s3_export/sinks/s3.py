@@ -16,13 +16,12 @@ from ._aws import (
     ClientFactory,
     RetryPolicy,
     SinkConfigurationError,
-    boolean,
     classify,
     describe_error,
     error_code,
-    parse_options,
 )
 from ._base import ExportResult
+from .url import boolean, parse_options
 
 FORMATS = ("ndjson", "parquet")
 SSE_MODES = ("AES256", "aws:kms", "aws:kms:dsse")

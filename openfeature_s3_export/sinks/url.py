@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from ._base import Sink
@@ -50,3 +51,30 @@ def sink_from_url(url: str) -> Sink:
         raise ValueError(f"sink URL {url!r} needs a module that is not available: {exc}") from exc
     factory: SinkFactory = getattr(module, func)
     return factory(parts, options)
+
+
+def parse_options(
+    options: Mapping[str, str], url: str, converters: Mapping[str, Callable[[str], Any]]
+) -> dict[str, Any]:
+    """Convert URL query options, rejecting unknown names and bad values with a clear message."""
+    unknown = set(options) - set(converters)
+    if unknown:
+        known = ", ".join(sorted(converters))
+        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} in {url!r}; known: {known}")
+    parsed: dict[str, Any] = {}
+    for name, raw in options.items():
+        try:
+            parsed[name] = converters[name](raw)
+        except ValueError as exc:
+            raise ValueError(f"bad value {raw!r} for option {name!r} in {url!r}: {exc}") from exc
+    return parsed
+
+
+def boolean(raw: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off) as written in a URL."""
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
