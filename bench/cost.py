@@ -28,7 +28,7 @@ def demo_events(users: int) -> list[Any]:
     with capture_events(max_batch_size=1_000_000) as captured:
         demo.run_shop(api.get_client(), users, seed=1)
         captured.rows()
-        events = captured.sink.encoded
+        events = captured.sink.lines
     api.shutdown()
     return events
 

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 from _common import contexts, in_memory_flags, machine, main, print_table, write_results
 
-from openfeature_s3_export import EncodedEvent, ExportResult
+from openfeature_s3_export import EncodedLine, ExportResult
 
 
 class OneBatchPerSecond:
@@ -30,7 +30,7 @@ class OneBatchPerSecond:
     def __init__(self) -> None:
         self.delivered = 0
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         time.sleep(1.0)
         self.delivered += len(batch)
         return ExportResult(delivered=len(batch))

@@ -20,7 +20,7 @@ from typing import Any
 
 from _common import contexts, in_memory_flags, machine, main, median, percentile, print_table, write_results
 
-from openfeature_s3_export import EncodedEvent, ExportResult
+from openfeature_s3_export import EncodedLine, ExportResult
 
 GOAL = 1.1
 
@@ -28,7 +28,7 @@ GOAL = 1.1
 class SlowSink:
     """Takes one second per export call, then reports success (injected slowness)."""
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         time.sleep(1.0)
         return ExportResult(delivered=len(batch))
 
@@ -39,7 +39,7 @@ class SlowSink:
 class DownSink:
     """Fails every export call (injected outage)."""
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         raise ConnectionError("destination unreachable (injected)")
 
     def shutdown(self) -> None:

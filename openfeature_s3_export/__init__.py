@@ -12,13 +12,12 @@ local files, Amazon S3, Kinesis Data Firehose or Kinesis Data Streams.
     api.add_hooks([ExportHook(exporter)])
 """
 
+from ._encoding import EncodedLine, EncodingError
 from ._version import __version__
-from .encoding import EncodingError
-from .events import COLUMNS, SCHEMA_VERSION, EncodedEvent, ExportEvent
 from .hook import ExportHook
 from .pipeline import EventExporter
 from .privacy import ContextPolicy
-from .schema import load_json_schema
+from .schema import COLUMNS, SCHEMA_VERSION, Row, load_json_schema
 from .sinks import (
     ExportResult,
     FileSink,
@@ -38,10 +37,9 @@ __all__ = [
     "COLUMNS",
     "SCHEMA_VERSION",
     "ContextPolicy",
-    "EncodedEvent",
+    "EncodedLine",
     "EncodingError",
     "EventExporter",
-    "ExportEvent",
     "ExportHook",
     "ExportResult",
     "FileSink",
@@ -49,6 +47,7 @@ __all__ = [
     "InMemorySink",
     "KinesisSink",
     "RetryPolicy",
+    "Row",
     "S3Sink",
     "Sink",
     "SinkConfigurationError",

@@ -25,13 +25,13 @@ from openfeature.evaluation_context import EvaluationContext
 from openfeature.provider import FeatureProvider
 from openfeature.track import TrackingEventDetails
 
+from ._counters import total_dropped
 from .hook import ExportHook
 from .pipeline import EventExporter
 from .sinks._aws import SinkConfigurationError
 from .sinks._base import sink_stats
 from .sinks.file import FileSink
 from .sinks.url import sink_from_url
-from .stats import total_dropped
 from .tracking import TrackingProvider
 
 COUNTRIES = ("fr", "de", "us", "gb", "es")

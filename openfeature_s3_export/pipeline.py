@@ -24,22 +24,19 @@ from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 
 from . import capture, rows
+from ._counters import Counters, drop_key
+from ._encoding import EncodedLine, EncodingError
 from ._log import RateLimitedLog, logger
-from .encoding import EncodingError
-from .events import EncodedEvent
 from .privacy import ContextPolicy
 from .sinks._base import ExportResult, Sink, sink_stats
-from .stats import (
-    DROP_CAPTURE_ERROR,
-    DROP_EXPORT_FAILED,
-    DROP_FORK_WITHOUT_HOOKS,
-    DROP_QUEUE_FULL,
-    DROP_SHUTDOWN,
-    DROP_TOO_LARGE,
-    DROP_UNSERIALIZABLE,
-    Counters,
-    drop_key,
-)
+
+DROP_QUEUE_FULL = "queue_full"
+DROP_SHUTDOWN = "shutdown"
+DROP_CAPTURE_ERROR = "capture_error"
+DROP_UNSERIALIZABLE = "unserializable"
+DROP_TOO_LARGE = "too_large"
+DROP_EXPORT_FAILED = "export_failed"
+DROP_FORK_WITHOUT_HOOKS = "fork_without_hooks"
 
 
 class _HotCounter:
@@ -319,12 +316,12 @@ class EventExporter:
         # Batches handed to the sender: at most one being exported and one waiting.  When both
         # slots are taken the worker waits, the queue fills, and new events are counted as
         # queue_full: memory stays bounded by the queue plus three batches.
-        self._outbox: deque[tuple[list[EncodedEvent], float]] = deque()
+        self._outbox: deque[tuple[list[EncodedLine], float]] = deque()
         self._out_cv = threading.Condition(threading.Lock())
         self._in_flight = 0
         self._unsent = 0  # events in batches handed to the sender and not yet exported
         self._sender_stop = False
-        self._pending: list[EncodedEvent] = []
+        self._pending: list[EncodedLine] = []
         self._pending_bytes = 0
         self._pending_since = 0.0
         self._taken = 0  # records taken off the queue (for "enqueued")
@@ -504,7 +501,7 @@ class EventExporter:
                     self._unsent -= len(batch)
                     self._out_cv.notify_all()
 
-    def _export(self, batch: Sequence[EncodedEvent], deadline: float) -> None:
+    def _export(self, batch: Sequence[EncodedLine], deadline: float) -> None:
         self._counters.add("batches")
         try:
             result = self.sink.export(batch, deadline=deadline)

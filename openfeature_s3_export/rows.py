@@ -17,11 +17,11 @@ from typing import Any
 
 import attrs
 
+from ._encoding import EncodedLine, EncodingError, dumps
 from ._version import __version__
 from .capture import TRACK
-from .encoding import EncodingError, dumps
-from .events import COLUMNS, KIND_EVALUATION, KIND_TRACK, EncodedEvent, ExportEvent
 from .privacy import ContextPolicy
+from .schema import COLUMNS, KIND_EVALUATION, KIND_TRACK, Row
 from .vendors import Normalized, RawEvaluation, normalize, vendor_for
 from .vendors._base import attribute_kind
 
@@ -203,7 +203,7 @@ def _flat_json(value: Any) -> str | None:
 
 
 class RowBuilder:
-    """Turns capture records into :class:`ExportEvent` rows (worker thread only, not shared).
+    """Turns capture records into :class:`Row` rows (worker thread only, not shared).
 
     Flag evaluations repeat: the same flag, variant and metadata come back for thousands of
     users.  The vendor normalisation and the JSON of metadata and scalar values are therefore
@@ -219,7 +219,7 @@ class RowBuilder:
         self._values: dict[tuple[type, Any], str] = {}
         self._fragments: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
 
-    def encode(self, record: tuple[Any, ...]) -> EncodedEvent:
+    def encode(self, record: tuple[Any, ...]) -> EncodedLine:
         """The row for *record*, encoded as one newline-terminated JSON line.
 
         :raises EncodingError: when a user value cannot be encoded (including text that is not
@@ -229,16 +229,14 @@ class RowBuilder:
             if record[0] != TRACK:
                 return self._encode_evaluation(record)
             event, timestamp_us = self.build(record)
-            data = _compact(event.to_row()).encode("utf-8") + b"\n"
+            data = _compact(event.to_dict()).encode("utf-8") + b"\n"
         except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             if isinstance(exc, EncodingError):
                 raise
             raise EncodingError(str(exc)) from exc
-        return EncodedEvent(
-            event=event, data=data, timestamp_us=timestamp_us, routing_key=event.targeting_key
-        )
+        return EncodedLine(data, timestamp_us, event.targeting_key)
 
-    def _encode_evaluation(self, record: tuple[Any, ...]) -> EncodedEvent:
+    def _encode_evaluation(self, record: tuple[Any, ...]) -> EncodedLine:
         # Only the id, time, targeting key and context differ between two evaluations of the
         # same flag with the same outcome; every other column is a cached JSON fragment.  The
         # line is identical to encoding build()'s row, column order included.
@@ -249,7 +247,7 @@ class RowBuilder:
         fragments = self._fragments.get(key) if key is not None else None
         if fragments is None:
             event, _ = self._evaluation(record)
-            row = event.to_row()
+            row = event.to_dict()
             head = _compact({k: row[k] for k in _MIDDLE_COLUMNS})[1:-1]
             tail = _compact({k: row[k] for k in _TAIL_COLUMNS})[1:-1]
             fragments = (
@@ -277,14 +275,14 @@ class RowBuilder:
                 fragments[3],
             )
         )
-        return EncodedEvent(data=line.encode("utf-8"), timestamp_us=timestamp_us, routing_key=targeting_key)
+        return EncodedLine(line.encode("utf-8"), timestamp_us, targeting_key)
 
     def _context(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
         if not attributes:
             return {}
         return self._filter(attributes) if self._filter is not None else attributes
 
-    def build(self, record: tuple[Any, ...]) -> tuple[ExportEvent, int]:
+    def build(self, record: tuple[Any, ...]) -> tuple[Row, int]:
         """The row for *record* and its event time in microseconds.
 
         :raises EncodingError: when a user value cannot be encoded; the caller drops the event.
@@ -304,12 +302,12 @@ class RowBuilder:
             return text
         return _flat_json(value) or dumps(value)
 
-    def _track(self, record: tuple[Any, ...]) -> tuple[ExportEvent, int]:
+    def _track(self, record: tuple[Any, ...]) -> tuple[Row, int]:
         _, time_ns, event_name, provider, domain, targeting_key, context, value, attributes = record
         context = self._context(context)
         timestamp_us = time_ns // 1000
         source = self.source
-        event = ExportEvent(
+        event = Row(
             event_id=uuid7(time_ns),
             kind=KIND_TRACK,
             timestamp=self._timestamps.format(timestamp_us),
@@ -384,7 +382,7 @@ class RowBuilder:
             self._normalized[key] = entry
         return entry
 
-    def _evaluation(self, record: tuple[Any, ...]) -> tuple[ExportEvent, int]:
+    def _evaluation(self, record: tuple[Any, ...]) -> tuple[Row, int]:
         _, time_ns, hook_context, value, variant, reason, error_code, error_message, metadata, context = (
             record
         )
@@ -411,7 +409,7 @@ class RowBuilder:
             # On error the SDK normally hands the caller the default, but not always (an async
             # type mismatch in openfeature-sdk 0.10 returns the flag's value): say what it got.
             is_default_value = value_json == default_json
-        event = ExportEvent(
+        event = Row(
             event_id=uuid7(time_ns),
             kind=KIND_EVALUATION,
             timestamp=self._timestamps.format(timestamp_us),
@@ -441,6 +439,6 @@ class RowBuilder:
         return event, timestamp_us
 
 
-def build_event(record: tuple[Any, ...], source: Source) -> tuple[ExportEvent, int]:
+def build_event(record: tuple[Any, ...], source: Source) -> tuple[Row, int]:
     """Turn one capture record into a row (convenience wrapper around :class:`RowBuilder`)."""
     return RowBuilder(source).build(record)

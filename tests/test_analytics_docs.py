@@ -24,7 +24,7 @@ from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 
 from openfeature_s3_export import (
-    EncodedEvent,
+    EncodedLine,
     EventExporter,
     ExportHook,
     ExportResult,
@@ -32,7 +32,7 @@ from openfeature_s3_export import (
     TrackingProvider,
 )
 from openfeature_s3_export.demo import _in_memory_provider, run_shop
-from openfeature_s3_export.partitioning import group_by_partition
+from openfeature_s3_export.sinks._partitioned import group_by_partition
 from openfeature_s3_export.sinks.parquet import to_parquet
 
 DOC = Path(__file__).parent.parent / "docs" / "analytics.md"
@@ -65,9 +65,9 @@ class TeeSink:
 
     def __init__(self, directory: Path) -> None:
         self.files = FileSink(directory)
-        self.batches: list[Sequence[EncodedEvent]] = []
+        self.batches: list[Sequence[EncodedLine]] = []
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         self.batches.append(list(batch))
         return self.files.export(batch, deadline=deadline)
 

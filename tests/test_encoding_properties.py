@@ -29,14 +29,14 @@ from openfeature_s3_export import (
     ContextPolicy,
     EncodingError,
     EventExporter,
-    ExportEvent,
     ExportHook,
     InMemorySink,
+    Row,
     TrackingProvider,
     load_json_schema,
 )
+from openfeature_s3_export._encoding import MAX_DEPTH, dumps, encode_row, to_json_value
 from openfeature_s3_export.capture import evaluation_record, track_record
-from openfeature_s3_export.encoding import MAX_DEPTH, dumps, encode_event, to_json_value
 from openfeature_s3_export.rows import RowBuilder, Source
 
 PROPERTY_SETTINGS = settings(
@@ -240,7 +240,7 @@ def _row_text(value: Any) -> str:
 
 
 events = st.builds(
-    ExportEvent,
+    Row,
     event_id=odd_text,
     kind=st.sampled_from(["evaluation", "track"]),
     timestamp=odd_text,
@@ -260,11 +260,11 @@ events = st.builds(
 
 @PROPERTY_SETTINGS
 @given(events, st.integers(0, 2**62))
-def test_encode_event_writes_one_valid_line_or_raises(event: ExportEvent, timestamp_us: int) -> None:
+def test_encode_event_writes_one_valid_line_or_raises(event: Row, timestamp_us: int) -> None:
     try:
-        encoded = encode_event(event, timestamp_us)
+        encoded = encode_row(event, timestamp_us)
     except EncodingError:
-        row = event.to_row()
+        row = event.to_dict()
         texts = [v for v in row.values() if isinstance(v, str)]
         metric = row["metric_value"]
         assert not all(map(_utf8, texts)) or (metric is not None and not math.isfinite(metric))
@@ -273,7 +273,7 @@ def test_encode_event_writes_one_valid_line_or_raises(event: ExportEvent, timest
     assert data.endswith(b"\n") and data.count(b"\n") == 1
     decoded = json.loads(data.decode("utf-8"))  # strict UTF-8: no lone surrogates
     assert list(decoded) == list(COLUMNS)
-    assert _typed(decoded) == _typed(event.to_row())
+    assert _typed(decoded) == _typed(event.to_dict())
     assert encoded.timestamp_us == timestamp_us and encoded.routing_key == event.targeting_key
 
 
@@ -320,7 +320,7 @@ def test_cached_rows_equal_fresh_rows(records: list[tuple[Any, ...]]) -> None:
     for record in records:
         cached = json.loads(shared.encode(record).data)
         fresh = json.loads(RowBuilder(source).encode(record).data)
-        plain = RowBuilder(source).build(record)[0].to_row()
+        plain = RowBuilder(source).build(record)[0].to_dict()
         for row in (cached, fresh, plain):
             del row["event_id"]
             for column in ("value", "default_value", "context", "flag_metadata", "vendor_details"):
@@ -384,7 +384,7 @@ def test_unencodable_values_raise_encoding_error_only(value: Any) -> None:
 
 @pytest.mark.parametrize("metric", [float("nan"), float("inf")])
 def test_encode_event_refuses_non_finite_metric(metric: float) -> None:
-    event = ExportEvent(
+    event = Row(
         event_id="e",
         kind="track",
         timestamp="t",
@@ -397,7 +397,7 @@ def test_encode_event_refuses_non_finite_metric(metric: float) -> None:
         metric_value=metric,
     )
     with pytest.raises(EncodingError):
-        encode_event(event, 0)
+        encode_row(event, 0)
 
 
 @pytest.mark.parametrize(
@@ -483,7 +483,7 @@ def test_pipeline_exports_every_encodable_event_and_counts_the_rest(operations: 
         exporter.shutdown(timeout=10)
 
     landed: dict[str, dict[str, Any]] = {}
-    for encoded in sink.encoded:
+    for encoded in sink.lines:
         data = encoded.data
         assert data.endswith(b"\n") and data.count(b"\n") == 1
         row = json.loads(data.decode("utf-8"))  # strict: valid UTF-8 only

@@ -18,19 +18,19 @@ from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvid
 
 from openfeature_s3_export import (
     EventExporter,
-    ExportEvent,
     ExportHook,
     FileSink,
+    Row,
     sink_from_url,
 )
-from openfeature_s3_export.encoding import encode_event
+from openfeature_s3_export._encoding import encode_row
 
 HOUR_US = 3_600_000_000
 NAME = re.compile(r"^part-\d{8}T\d{6}Z-[\w-]+-\d+-[0-9a-f]{8}-\d{6}\.json\.gz$")
 
 
 def _event(n: int, timestamp_us: int) -> Any:
-    event = ExportEvent(
+    event = Row(
         event_id=f"00000000-0000-7000-8000-{n:012d}",
         kind="track",
         timestamp="",
@@ -42,7 +42,7 @@ def _event(n: int, timestamp_us: int) -> Any:
         library_version="test",
         event_name="e",
     )
-    return encode_event(event, timestamp_us)
+    return encode_row(event, timestamp_us)
 
 
 def read_all(directory: Path) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import threading
 import time
@@ -13,8 +14,8 @@ from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
 
-from openfeature_s3_export import EncodedEvent, EventExporter, ExportHook, ExportResult, InMemorySink
-from openfeature_s3_export.stats import total_dropped
+from openfeature_s3_export import EncodedLine, EventExporter, ExportHook, ExportResult, InMemorySink
+from openfeature_s3_export._counters import total_dropped
 
 
 def _provider() -> InMemoryProvider:
@@ -46,9 +47,9 @@ class GateSink:
     def __init__(self) -> None:
         self.gate = threading.Event()
         self.entered = threading.Event()
-        self.exported: list[EncodedEvent] = []
+        self.exported: list[EncodedLine] = []
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         self.entered.set()
         self.gate.wait(30)
         self.exported.extend(batch)
@@ -64,7 +65,7 @@ class FailingSink:
     def __init__(self) -> None:
         self.calls = 0
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         self.calls += 1
         raise ConnectionError("destination unreachable")
 
@@ -83,8 +84,8 @@ def test_flush_exports_everything_and_counts(exporter: EventExporter, sink: InMe
     assert stats["exported"] == 1235
     assert stats["dropped"] == 0
     assert stats["queued"] == 0
-    assert len(sink.events) == 1235
-    assert len({e.event_id for e in sink.events}) == 1235
+    assert len(sink.row_objects()) == 1235
+    assert len({e.event_id for e in sink.row_objects()}) == 1235
 
 
 class BatchRecordingSink(InMemorySink):
@@ -94,7 +95,7 @@ class BatchRecordingSink(InMemorySink):
         super().__init__()
         self.shapes: list[tuple[int, int]] = []
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         self.shapes.append((len(batch), sum(len(e.data) for e in batch)))
         return super().export(batch, deadline=deadline)
 
@@ -115,7 +116,7 @@ def test_batches_respect_event_and_byte_limits(max_events: int, max_bytes: int) 
     if max_events == 100:
         assert full == [100] * 9
     else:
-        longest = max(len(e.data) for e in sink._encoded)
+        longest = max(len(e.data) for e in sink.lines)
         assert min(size for _, size in sink.shapes[:-1]) > max_bytes - longest
     assert exporter.stats()["batches"] == len(sink.shapes)
     exporter.shutdown(timeout=5)
@@ -125,10 +126,10 @@ def test_batch_goes_out_after_flush_interval_without_flush(sink: InMemorySink) -
     exporter = EventExporter(sink, flush_interval=0.05, register_atexit=False)
     exporter.track("e", EvaluationContext("u"))
     for _ in range(400):  # bounded wait, no timing assertion: just wait for the effect
-        if sink.events:
+        if sink.row_objects():
             break
         time.sleep(0.01)
-    assert len(sink.events) == 1
+    assert len(sink.row_objects()) == 1
     exporter.shutdown(timeout=5)
 
 
@@ -202,7 +203,7 @@ def test_events_after_shutdown_are_counted(sink: InMemorySink) -> None:
     exporter.track("before", EvaluationContext("u"))
     assert exporter.shutdown(timeout=5)
     exporter.track("after", EvaluationContext("u"))
-    assert [e.event_name for e in sink.events] == ["before"]
+    assert [e.event_name for e in sink.row_objects()] == ["before"]
     assert exporter.stats()["dropped.shutdown"] == 1
     assert exporter.shutdown(timeout=1)  # idempotent
 
@@ -213,7 +214,7 @@ def test_oversized_event_dropped_alone(sink: InMemorySink) -> None:
     exporter.track("huge", EvaluationContext("u", {"blob": "x" * 50_000}))
     exporter.track("ok-2", EvaluationContext("u"))
     assert exporter.flush(timeout=10)
-    assert [e.event_name for e in sink.events] == ["ok-1", "ok-2"]
+    assert [e.event_name for e in sink.row_objects()] == ["ok-1", "ok-2"]
     assert exporter.stats()["dropped.too_large"] == 1
     exporter.shutdown(timeout=5)
 
@@ -270,7 +271,7 @@ def test_concurrent_producers_lose_nothing(sink: InMemorySink) -> None:
     for t in threads:
         t.join()
     assert exporter.flush(timeout=30)
-    keys = [e.targeting_key for e in sink.events]
+    keys = [e.targeting_key for e in sink.row_objects()]
     assert len(keys) == 16_000
     assert len(set(keys)) == 16_000
     exporter.shutdown(timeout=5)
@@ -294,7 +295,7 @@ def test_worker_keeps_encoding_while_a_batch_is_on_the_network() -> None:
     assert exporter.stats()["queued"] == 5
     sink.gate.set()
     assert exporter.flush(timeout=10)
-    names = [e.event.event_name for e in sink.exported]
+    names = [json.loads(e.data)["event_name"] for e in sink.exported]
     assert names == ["first"] * 10 + ["second"] * 25, "batches leave in order"
     assert exporter.stats()["exported"] == 35 and exporter.stats()["dropped"] == 0
     exporter.shutdown(timeout=5)
@@ -307,7 +308,7 @@ def test_sink_start_runs_once_on_the_sender_thread_before_exports() -> None:
         def start(self) -> None:
             calls.append(("start", threading.current_thread().name))
 
-        def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+        def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
             calls.append(("export", threading.current_thread().name))
             return super().export(batch, deadline=deadline)
 

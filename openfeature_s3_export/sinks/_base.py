@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from ..events import EncodedEvent
+from .._encoding import EncodedLine
 
 
 @attrs.frozen(slots=True)
@@ -22,7 +22,7 @@ class ExportResult:
     """
 
     delivered: int
-    failed: Sequence[EncodedEvent] = ()
+    failed: Sequence[EncodedLine] = ()
     dropped: Mapping[str, int] = attrs.field(factory=dict)
     retried: int = 0
     """Records sent again after a retryable failure (counted once per resend)."""
@@ -47,7 +47,7 @@ class Sink(Protocol):
     .. versionadded:: 0.1.0
     """
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Deliver *batch*, returning what happened to each event."""
         ...
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from ..events import EncodedEvent
-from ..stats import Counters
+from .._counters import Counters
+from .._encoding import EncodedLine
 from ._aws import (
     Backoff,
     ClientFactory,
@@ -38,7 +38,7 @@ class Entry:
     """One service record: one or more newline-terminated events (and a Kinesis key)."""
 
     data: bytes
-    events: list[EncodedEvent]
+    events: list[EncodedLine]
     key: str = ""
 
     @property
@@ -98,7 +98,7 @@ class RecordSender:
         counters = self._counters
         backoff = Backoff(self._retry, deadline, self._rng)
         pending = list(entries)
-        failed: list[EncodedEvent] = []
+        failed: list[EncodedLine] = []
         retried_events = 0
         landed: list[Entry] = []
         error: str | None = None

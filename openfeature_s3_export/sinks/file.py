@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import SplitResult
 
-from ..events import EncodedEvent
-from ..partitioning import ObjectNamer, group_by_partition
+from .._encoding import EncodedLine
 from ._base import ExportResult
+from ._partitioned import ObjectNamer, group_by_partition
 from .url import boolean, parse_options
 
 
@@ -43,10 +43,10 @@ class FileSink:
         self._folders: set[str] = set()
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Write *batch*; a partition whose file cannot be written comes back as failed."""
         delivered = 0
-        failed: list[EncodedEvent] = []
+        failed: list[EncodedLine] = []
         errors: list[str] = []
         for partition, events in group_by_partition(batch).items():
             try:
@@ -57,7 +57,7 @@ class FileSink:
                 errors.append(f"{partition}: {exc}")
         return ExportResult(delivered=delivered, failed=failed, error="; ".join(errors) or None)
 
-    def _write(self, partition: str, events: Sequence[EncodedEvent]) -> None:
+    def _write(self, partition: str, events: Sequence[EncodedLine]) -> None:
         # Few syscalls per file on purpose: each one releases the GIL, and getting it back from
         # a busy application thread can take a whole switch interval (5 ms).
         folder = self.directory / partition

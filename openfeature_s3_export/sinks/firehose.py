@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import SplitResult
 
-from ..events import EncodedEvent
+from .._encoding import EncodedLine
 from ._aws import RetryPolicy, SinkConfigurationError
 from ._base import ExportResult
 from ._records import Entry, Limits, RecordSink
@@ -84,17 +84,17 @@ class FirehoseSink(RecordSink):
             billed=billed_bytes,
         )
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Send *batch*, packed into records; see the class documentation for retries."""
         entries, too_large = self._records(batch)
         return self._send(entries, too_large, deadline)
 
-    def _records(self, batch: Sequence[EncodedEvent]) -> tuple[list[Entry], int]:
+    def _records(self, batch: Sequence[EncodedLine]) -> tuple[list[Entry], int]:
         entries: list[Entry] = []
         too_large = 0
         limit = self.record_bytes if self.pack else MAX_RECORD_BYTES
         parts: list[bytes] = []
-        events: list[EncodedEvent] = []
+        events: list[EncodedLine] = []
         size = 0
         for event in batch:
             n = len(event.data)

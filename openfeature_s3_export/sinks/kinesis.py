@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import SplitResult
 
-from ..events import EncodedEvent
+from .._encoding import EncodedLine
 from ._aws import RetryPolicy, SinkConfigurationError
 from ._base import ExportResult
 from ._records import Entry, Limits, RecordSink
@@ -21,7 +21,7 @@ MAX_CALL_BYTES = 5_242_880
 MAX_KEY_CHARS = 256
 
 
-def partition_key(event: EncodedEvent) -> str:
+def partition_key(event: EncodedLine) -> str:
     """The targeting key (so one user's events stay in order on one shard), else random.
 
     Keys longer than Kinesis accepts (256 characters) are replaced by their SHA-256, which is
@@ -78,7 +78,7 @@ class KinesisSink(RecordSink):
             read_timeout=read_timeout,
         )
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Send *batch*, one record per event; see the class documentation for retries."""
         entries: list[Entry] = []
         too_large = 0

@@ -1,4 +1,4 @@
-"""``InMemorySink``: keeps exported events in a list, for tests (ours and our users')."""
+"""``InMemorySink``: keeps exported lines in a list, for tests (ours and our users')."""
 
 from __future__ import annotations
 
@@ -7,52 +7,51 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from ..events import EncodedEvent, ExportEvent
+from .._encoding import EncodedLine
+from ..schema import Row
 from ._base import ExportResult
 
 
 class InMemorySink:
-    """Collects every exported event in memory.
+    """Collects every exported line in memory.
 
-    ``events`` holds the :class:`~openfeature_s3_export.ExportEvent` objects and ``rows()`` the
-    decoded JSON rows exactly as a file or S3 sink would have written them.
+    ``rows()`` gives the decoded JSON rows exactly as a file or S3 sink would have written them,
+    ``row_objects()`` the same as :class:`~openfeature_s3_export.Row` objects, and ``lines`` the
+    encoded lines as sinks receive them.
 
     .. versionadded:: 0.1.0
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._encoded: list[EncodedEvent] = []
+        self._lines: list[EncodedLine] = []
         self.batches = 0
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Keep *batch*."""
         with self._lock:
-            self._encoded.extend(batch)
+            self._lines.extend(batch)
             self.batches += 1
         return ExportResult(delivered=len(batch))
 
     @property
-    def events(self) -> list[ExportEvent]:
-        """Every event exported so far, in export order."""
+    def lines(self) -> list[EncodedLine]:
+        """Every exported line exactly as sinks receive it, in export order."""
         with self._lock:
-            return [e.event for e in self._encoded]
-
-    @property
-    def encoded(self) -> list[EncodedEvent]:
-        """Every exported event exactly as sinks receive it (bytes included), in export order."""
-        with self._lock:
-            return list(self._encoded)
+            return list(self._lines)
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every exported row as decoded JSON (what lands in a file)."""
-        with self._lock:
-            return [json.loads(e.data) for e in self._encoded]
+        """Every exported row as decoded JSON (what lands in a file), in export order."""
+        return [json.loads(line.data) for line in self.lines]
+
+    def row_objects(self) -> list[Row]:
+        """Every exported row as a :class:`~openfeature_s3_export.Row`, in export order."""
+        return [Row(**row) for row in self.rows()]
 
     def clear(self) -> None:
         """Forget everything exported so far."""
         with self._lock:
-            self._encoded.clear()
+            self._lines.clear()
             self.batches = 0
 
     def shutdown(self) -> None:

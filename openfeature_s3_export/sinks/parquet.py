@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._encoding import EncodedLine
 from .._version import __version__
-from ..events import COLUMNS, SCHEMA_VERSION, EncodedEvent
+from ..schema import COLUMNS, SCHEMA_VERSION
 
 _INTEGER = ("schema_version",)
 _BOOLEAN = ("is_default_value",)
@@ -44,7 +45,7 @@ def arrow_schema() -> Any:
     return pa.schema(fields, metadata=metadata)
 
 
-def to_parquet(batch: Sequence[EncodedEvent], compression: str = "zstd") -> bytes:
+def to_parquet(batch: Sequence[EncodedLine], compression: str = "zstd") -> bytes:
     """One Parquet file holding *batch* (rows in order)."""
     import pyarrow as pa
     import pyarrow.json as pa_json
@@ -68,10 +69,10 @@ def to_parquet(batch: Sequence[EncodedEvent], compression: str = "zstd") -> byte
 def warm_up() -> None:
     """Load and exercise the reader and writer once, so the first real batch is not slowed by
     imports and one-time set-up (seconds when a busy application holds the GIL)."""
-    from ..encoding import encode_event
-    from ..events import ExportEvent
+    from .._encoding import encode_row
+    from ..schema import Row
 
-    event = ExportEvent(
+    event = Row(
         event_id="00000000-0000-7000-8000-000000000000",
         kind="track",
         timestamp="1970-01-01T00:00:00.000000Z",
@@ -82,4 +83,4 @@ def warm_up() -> None:
         context="{}",
         library_version=__version__,
     )
-    to_parquet([encode_event(event, 0)])
+    to_parquet([encode_row(event, 0)])

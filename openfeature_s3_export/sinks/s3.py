@@ -8,9 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import SplitResult
 
-from ..events import EncodedEvent
-from ..partitioning import ObjectNamer, group_by_partition
-from ..stats import Counters
+from .._counters import Counters
+from .._encoding import EncodedLine
 from ._aws import (
     Backoff,
     ClientFactory,
@@ -21,6 +20,7 @@ from ._aws import (
     error_code,
 )
 from ._base import ExportResult
+from ._partitioned import ObjectNamer, group_by_partition
 from .url import boolean, parse_options
 
 FORMATS = ("ndjson", "parquet")
@@ -110,11 +110,11 @@ class S3Sink:
         self._counters = Counters()
         self._rng = random.Random()
 
-    def export(self, batch: Sequence[EncodedEvent], *, deadline: float | None = None) -> ExportResult:
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Write one object per event-time partition of *batch*; see the class documentation."""
         delivered = 0
         retried = 0
-        failed: list[EncodedEvent] = []
+        failed: list[EncodedLine] = []
         errors: list[str] = []
         for partition, events in group_by_partition(batch).items():
             body = self._body(events)
@@ -132,7 +132,7 @@ class S3Sink:
         error = "; ".join(errors) or None
         return ExportResult(delivered=delivered, failed=failed, retried=retried, error=error)
 
-    def _body(self, events: Sequence[EncodedEvent]) -> bytes:
+    def _body(self, events: Sequence[EncodedLine]) -> bytes:
         if self.format == "parquet":
             from .parquet import to_parquet
 

@@ -14,8 +14,8 @@ from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
 
-from openfeature_s3_export import EncodedEvent, ExportEvent, __version__
-from openfeature_s3_export.encoding import encode_event
+from openfeature_s3_export import EncodedLine, Row, __version__
+from openfeature_s3_export._encoding import encode_row
 from openfeature_s3_export.testing import capture_events
 
 
@@ -74,7 +74,7 @@ def by_event_id(lines: list[bytes]) -> dict[str, bytes]:
     return out
 
 
-def real_events(n: int) -> list[EncodedEvent]:
+def real_events(n: int) -> list[EncodedLine]:
     """*n* events made by the real pipeline: evaluations of four flag types and track events."""
     provider = InMemoryProvider(
         {
@@ -101,15 +101,15 @@ def real_events(n: int) -> list[EncodedEvent]:
             else:
                 captured.exporter.track("purchase", context, value=float(i), attributes={"note": "naïve ✓"})
         captured.rows()  # flushes
-        events = captured.sink.encoded
+        events = captured.sink.lines
     assert len(events) == n
     return events
 
 
-def event_at(when: datetime, i: int, *, pad: int = 0) -> EncodedEvent:
+def event_at(when: datetime, i: int, *, pad: int = 0) -> EncodedLine:
     """A track event at a chosen event time (to spread events over partitions)."""
     timestamp_us = int(when.timestamp() * 1_000_000)
-    event = ExportEvent(
+    event = Row(
         event_id=str(uuid.uuid4()),
         kind="track",
         timestamp=when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -122,7 +122,7 @@ def event_at(when: datetime, i: int, *, pad: int = 0) -> EncodedEvent:
         event_name="signup",
         attributes=json.dumps({"pad": "x" * pad}) if pad else None,
     )
-    return encode_event(event, timestamp_us)
+    return encode_row(event, timestamp_us)
 
 
 def wait_until(predicate: Any, timeout: float = 10.0) -> None:

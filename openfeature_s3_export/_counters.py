@@ -6,25 +6,6 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 
-DROP_QUEUE_FULL = "queue_full"
-DROP_SHUTDOWN = "shutdown"
-DROP_CAPTURE_ERROR = "capture_error"
-DROP_UNSERIALIZABLE = "unserializable"
-DROP_TOO_LARGE = "too_large"
-DROP_EXPORT_FAILED = "export_failed"
-DROP_FORK_WITHOUT_HOOKS = "fork_without_hooks"
-
-DROP_REASONS = (
-    DROP_QUEUE_FULL,
-    DROP_SHUTDOWN,
-    DROP_CAPTURE_ERROR,
-    DROP_UNSERIALIZABLE,
-    DROP_TOO_LARGE,
-    DROP_EXPORT_FAILED,
-    DROP_FORK_WITHOUT_HOOKS,
-)
-"""Reasons the pipeline itself drops an event; sinks may add their own (``record_too_large``)."""
-
 
 class Counters:
     """Thread-safe named counters.

@@ -16,14 +16,32 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-from .events import EncodedEvent, ExportEvent
+from .schema import Row
 
 MAX_DEPTH = 32
 """Deeper nesting than this is treated as unserialisable (it also catches reference cycles)."""
 
 _SCALARS = (str, bool, int)
+
+
+class EncodedLine(NamedTuple):
+    """One row encoded as a newline-terminated UTF-8 JSON line, with what sinks route it by.
+
+    Sinks receive sequences of these: the pipeline has already validated and size-checked every
+    one, so a sink never meets a row it cannot write.  A named tuple because one is built per
+    event on the worker thread.
+
+    .. versionadded:: 0.1.0
+    """
+
+    data: bytes
+    """UTF-8 JSON of the row (:class:`~openfeature_s3_export.Row` columns), ending in ``b"\\n"``."""
+    timestamp_us: int
+    """Event time in microseconds since the epoch (UTC): the event-time partition."""
+    routing_key: str | None
+    """The row's targeting key: sinks that shard (Kinesis) keep one user's rows together."""
 
 
 class EncodingError(ValueError):
@@ -105,8 +123,8 @@ def dumps(value: Any) -> str:
         raise EncodingError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def encode_event(event: ExportEvent, timestamp_us: int) -> EncodedEvent:
-    """Encode *event* as one newline-terminated UTF-8 JSON line.
+def encode_row(row: Row, timestamp_us: int) -> EncodedLine:
+    """Encode *row* as one newline-terminated UTF-8 JSON line.
 
     :raises EncodingError: when the row holds text that is not valid Unicode (lone
         surrogates) or a non-finite ``metric_value``, either of which would otherwise produce a
@@ -115,8 +133,8 @@ def encode_event(event: ExportEvent, timestamp_us: int) -> EncodedEvent:
     try:
         # allow_nan=False: a NaN metric_value would otherwise be written as a bare NaN, which is
         # not JSON, and the line would break every reader of the file.
-        text = json.dumps(event.to_row(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(row.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         data = text.encode("utf-8") + b"\n"
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise EncodingError(str(exc)) from exc
-    return EncodedEvent(event=event, data=data, timestamp_us=timestamp_us, routing_key=event.targeting_key)
+    return EncodedLine(data, timestamp_us, row.targeting_key)
