@@ -66,7 +66,7 @@ def isolated_cost(rounds: int, n: int) -> dict[str, float]:
     from openfeature_s3_export import EventExporter, ExportHook, InMemorySink
 
     exporter = EventExporter(InMemorySink(), max_queue_size=10**8, flush_interval=3600, register_atexit=False)
-    exporter._wake_at = 10**9  # bench only: keep the worker asleep to time the caller's side alone
+    exporter._engine._wake_at = 10**9  # bench only: keep the worker asleep to time the caller's side alone
     hook, noop = ExportHook(exporter), Hook()
     ctx = contexts(1)[0]
     hook_context = HookContext(
@@ -74,7 +74,7 @@ def isolated_cost(rounds: int, n: int) -> dict[str, float]:
     )
     details = FlagEvaluationDetails("new-checkout", True, "on", "STATIC")
     results: dict[str, list[float]] = {"export": [], "noop": []}
-    queue = exporter._queue
+    queue = exporter._engine._queue
     block = 500  # the worker keeps the real queue short; a long one would only time the GC
     for _ in range(rounds):
         for name, h in random.sample([("export", hook), ("noop", noop)], 2):

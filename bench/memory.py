@@ -45,7 +45,7 @@ def bytes_per_queued_event(client: Any, n: int) -> float:
     from openfeature_s3_export import EventExporter, ExportHook, InMemorySink
 
     exporter = EventExporter(InMemorySink(), max_queue_size=n + 1, flush_interval=3600, register_atexit=False)
-    exporter._wake_at = n + 10  # bench only: keep the worker asleep so records stay queued
+    exporter._engine._wake_at = n + 10  # bench only: keep the worker asleep so records stay queued
     api.clear_hooks()
     api.add_hooks([ExportHook(exporter)])
     ctxs = contexts(n)  # distinct contexts, as distinct users would bring
@@ -58,7 +58,7 @@ def bytes_per_queued_event(client: Any, n: int) -> float:
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    assert len(exporter._queue) == n
+    assert len(exporter._engine._queue) == n
     api.clear_hooks()
     exporter.shutdown(timeout=30)
     return (after - before) / n
@@ -95,7 +95,7 @@ def overload(client: Any, duration: float, max_queue: int) -> dict[str, Any]:
         for _ in range(500):
             get("new-checkout", False, ctxs[n % 5000])
             n += 1
-        max_depth = max(max_depth, len(exporter._queue))
+        max_depth = max(max_depth, len(exporter._engine._queue))
     done.set()
     sampler.join()
     api.clear_hooks()

@@ -75,7 +75,7 @@ def run_sink(url: str, client: Any, ctxs: list[Any], duration: float) -> dict[st
     api.add_hooks([ExportHook(exporter)])
     depths: list[tuple[float, int]] = []
     done = threading.Event()
-    queue = exporter._queue  # bench only: len() of a deque is atomic and cheap
+    queue = exporter._engine._queue  # bench only: len() of a deque is atomic and cheap
 
     def sample() -> None:
         t0 = time.perf_counter()
@@ -105,7 +105,7 @@ def run_sink(url: str, client: Any, ctxs: list[Any], duration: float) -> dict[st
         "queue_max": max(values, default=0),
         "queue_p99": percentile(values, 99),
         "queue_median": median(values),
-        "queue_bound": exporter._max_queue,
+        "queue_bound": exporter._engine._limits.max_queue_size,
         "batches": stats["batches"],
         "flushed": flushed,
         "depth_over_time": depths[:: max(1, len(depths) // 100)],
@@ -123,7 +123,7 @@ def worker_capacity(client: Any, ctxs: list[Any], n: int) -> float:
         exporter = EventExporter(
             FileSink(tmp), max_queue_size=n + 1, flush_interval=3600, register_atexit=False
         )
-        exporter._wake_at = n + 10  # bench only: let the records pile up while the worker sleeps
+        exporter._engine._wake_at = n + 10  # bench only: let the records pile up while the worker sleeps
         api.clear_hooks()
         api.add_hooks([ExportHook(exporter)])
         get = client.get_boolean_value

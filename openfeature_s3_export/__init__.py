@@ -14,8 +14,8 @@ local files, Amazon S3, Kinesis Data Firehose or Kinesis Data Streams.
 
 from ._encoding import EncodedLine, EncodingError
 from ._version import __version__
+from .exporter import EventExporter
 from .hook import ExportHook
-from .pipeline import EventExporter
 from .privacy import ContextPolicy
 from .schema import COLUMNS, SCHEMA_VERSION, Row, load_json_schema
 from .sinks import (

@@ -1,18 +1,15 @@
-"""Counters the pipeline and sinks keep, exposed through ``EventExporter.stats()``."""
+"""Counters the exporter and the sinks keep, exposed through ``EventExporter.stats()``."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Mapping
 
 
 class Counters:
-    """Thread-safe named counters.
-
-    The caller's thread never touches this lock: queue-full drops on the hot path are counted
-    with ``itertools.count`` by the pipeline and folded in here by the worker.
-    """
+    """Thread-safe named counters (worker, sender and sink threads; never the caller's)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -33,6 +30,36 @@ class Counters:
         """A copy of every counter."""
         with self._lock:
             return dict(self._values)
+
+
+class HotCounter:
+    """A counter the caller's thread can bump without a lock.
+
+    ``itertools.count.__next__`` is a single C call, so it is atomic under the GIL where
+    ``self.n += 1`` is not.  Reading goes through the same iterator, so each read is
+    compensated for.  Only one thread may call :meth:`take` at a time.
+    """
+
+    __slots__ = ("_count", "_reads", "_taken", "incr")
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+        self.incr = self._count.__next__
+        """Add one (the caller's thread: a bound C method, no lock)."""
+        self._reads = 0
+        self._taken = 0
+
+    def add(self, amount: int) -> None:
+        """Add *amount* (rare paths only: one C call per unit)."""
+        for _ in range(amount):
+            self.incr()
+
+    def take(self) -> int:
+        """The increments since the last ``take``."""
+        total = next(self._count) - self._reads
+        self._reads += 1
+        delta, self._taken = total - self._taken, total
+        return delta
 
 
 def drop_key(reason: str) -> str:

@@ -1,9 +1,15 @@
-"""Turning arbitrary application values into JSON, and rows into NDJSON lines.
+"""Turning rows into bytes: the only place.  User values into JSON text, rows into NDJSON lines.
 
-Everything here runs on the worker thread.  Evaluation contexts and track attributes are user
-data: they may hold datetimes, decimals, bytes, sets, enums, custom objects, NaN, cycles or
-lone surrogates.  Known types get a stable JSON form; anything that still cannot be encoded
-raises :class:`EncodingError`, which the pipeline turns into a counted drop of that one event.
+Everything here runs on the worker thread.  JSON is written by orjson (C, about 10x faster
+than the standard library), always on values whose JSON form is already fixed: JSON scalars,
+or the output of :func:`to_json_value`.  The standard library is the fallback for the two
+things orjson refuses and the schema allows (integers beyond 64 bits) or reports differently
+(text that is not valid Unicode, which then fails as :class:`EncodingError`).
+
+Evaluation contexts and track attributes are user data: they may hold datetimes, decimals,
+bytes, sets, enums, custom objects, NaN, cycles or lone surrogates.  Known types get a stable
+JSON form; anything that still cannot be encoded raises :class:`EncodingError`, which the
+worker turns into a counted drop of that one event.
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
+
+import attrs
+import orjson
 
 from .schema import Row
 
@@ -24,6 +33,9 @@ MAX_DEPTH = 32
 """Deeper nesting than this is treated as unserialisable (it also catches reference cycles)."""
 
 _SCALARS = (str, bool, int)
+# Types whose orjson output is exactly the schema's JSON form (floats are not: NaN and inf).
+_PLAIN = frozenset({str, int, bool, type(None)})
+_orjson = orjson.dumps
 
 
 class EncodedLine(NamedTuple):
@@ -111,16 +123,57 @@ def _key(key: Any) -> str:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text of *value* after :func:`to_json_value`.
+    """Compact JSON text of any user value, in the form :func:`to_json_value` gives it.
 
     :raises EncodingError: when the value cannot be encoded.
     """
+    if type(value) in _PLAIN:
+        try:
+            return _orjson(value).decode()
+        except orjson.JSONEncodeError:
+            pass  # an int beyond 64 bits or a lone surrogate: the general path decides
     try:
-        return json.dumps(to_json_value(value), ensure_ascii=False, separators=(",", ":"))
+        normalized = to_json_value(value)
     except EncodingError:
         raise
     except Exception as exc:  # user mappings and objects can raise anything (items(), __iter__, ...)
         raise EncodingError(f"{type(exc).__name__}: {exc}") from exc
+    return _dumps_normalized(normalized)
+
+
+def _dumps_normalized(value: Any) -> str:
+    try:
+        return _orjson(value).decode()
+    except orjson.JSONEncodeError:
+        # orjson refuses integers beyond 64 bits, which JSON allows, and lone surrogates: the
+        # standard library writes both, and a surrogate then fails when the line is encoded.
+        try:
+            return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        except ValueError as exc:  # an integer past Python's int-to-text digit limit
+            raise EncodingError(str(exc)) from exc
+
+
+def attributes_json(attributes: Mapping[str, Any] | None) -> str:
+    """JSON text of a context or track attribute mapping copied by the capture (``{}`` for none).
+
+    A plain ``dict`` copy holds JSON scalars only (:mod:`._snapshot`), so orjson writes it
+    directly; anything else goes through :func:`to_json_value`.
+
+    :raises EncodingError: when a value cannot be encoded.
+    """
+    if not attributes:
+        return "{}"
+    if type(attributes) is dict:
+        try:
+            return _orjson(attributes).decode()
+        except (orjson.JSONEncodeError, TypeError):
+            pass  # non-string keys, huge ints, lone surrogates: the general path decides
+    return dumps(attributes)
+
+
+quote: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
+"""``quote(text)``: *text* as a JSON string literal, quotes included (the C quoter behind the
+standard library's encoder, without its per-call overhead)."""
 
 
 def encode_row(row: Row, timestamp_us: int) -> EncodedLine:
@@ -130,11 +183,52 @@ def encode_row(row: Row, timestamp_us: int) -> EncodedLine:
         surrogates) or a non-finite ``metric_value``, either of which would otherwise produce a
         line no reader accepts.
     """
+    metric = row.metric_value
+    if metric is not None and not math.isfinite(metric):
+        # orjson would write null; a number that is not one is an error in the data, not a gap.
+        raise EncodingError(f"metric_value {metric!r} is not a finite number")
     try:
-        # allow_nan=False: a NaN metric_value would otherwise be written as a bare NaN, which is
-        # not JSON, and the line would break every reader of the file.
-        text = json.dumps(row.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        data = text.encode("utf-8") + b"\n"
-    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        data = _orjson(row.to_dict(), option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError as exc:
         raise EncodingError(str(exc)) from exc
     return EncodedLine(data, timestamp_us, row.targeting_key)
+
+
+# Stand-ins for the columns that differ between evaluations of one flag with one outcome.
+_EVENT_ID: Final = "\x00event_id\x00"
+_TIMESTAMP: Final = "\x00timestamp\x00"
+_TARGETING_KEY: Final = "\x00targeting_key\x00"
+_CONTEXT: Final = "\x00context\x00"
+
+
+def line_parts(row: Row) -> tuple[str, str, str, str, str] | None:
+    """The constant text around the four columns that change from one evaluation to the next.
+
+    Every evaluation of one flag with one outcome has the same line except for ``event_id``,
+    ``timestamp``, ``targeting_key`` and ``context``.  The line is::
+
+        parts[0] + event_id + parts[1] + timestamp + parts[2] + quote(targeting_key) or "null"
+        + parts[3] + quote(context_json) + parts[4]
+
+    which is byte for byte :func:`encode_row` of the full row (``tests/test_rows.py`` checks).
+    ``None`` when a user value happens to contain one of the stand-ins: encode such rows whole.
+
+    :raises EncodingError: as :func:`encode_row`.
+    """
+    probe = attrs.evolve(
+        row, event_id=_EVENT_ID, timestamp=_TIMESTAMP, targeting_key=_TARGETING_KEY, context=_CONTEXT
+    )
+    text = encode_row(probe, 0).data.decode()
+    markers = (_json_inner(_EVENT_ID), _json_inner(_TIMESTAMP), quote(_TARGETING_KEY), quote(_CONTEXT))
+    if any(text.count(marker) != 1 for marker in markers):
+        return None
+    head, rest = text.split(markers[0])
+    middle, rest = rest.split(markers[1])
+    before_key, rest = rest.split(markers[2])
+    before_context, tail = rest.split(markers[3])
+    return head, middle, before_key, before_context, tail
+
+
+def _json_inner(text: str) -> str:
+    """*text* as it appears between the quotes of a JSON string."""
+    return str(quote(text))[1:-1]

@@ -4,6 +4,11 @@ An event waits in the queue for up to a few seconds.  If it held a reference to 
 dict (an object flag value, a context attribute map), a later mutation by the app would change
 the event after the fact.  Scalars are immutable and shared as they are; containers are copied
 recursively.  Anything exotic is kept as a reference: the worker encodes it with ``str()``.
+
+The copy of a context also tells the worker, for free, how it may be encoded: a plain ``dict``
+holds only JSON scalars (str, int, bool, None, finite floats), which the C encoder writes
+exactly as the schema says; a :class:`RichAttributes` holds something else (datetimes, nested
+containers, NaN, objects), which goes through the normalising encoder.
 """
 
 from __future__ import annotations
@@ -12,7 +17,14 @@ import datetime as dt
 from typing import Any
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), dt.datetime, dt.date})
+_PLAIN = frozenset({str, int, bool, type(None)})
 _MAX_DEPTH = 32
+
+
+class RichAttributes(dict[str, Any]):
+    """A copied attribute mapping with values beyond JSON scalars (see the module docstring)."""
+
+    __slots__ = ()
 
 
 def snapshot(value: Any, _depth: int = 0) -> Any:
@@ -30,11 +42,13 @@ def snapshot(value: Any, _depth: int = 0) -> Any:
     return value
 
 
-def snapshot_attributes(attributes: Any) -> Any:
-    """Copy an evaluation-context attribute mapping; the common all-scalar case stays cheap."""
+def snapshot_attributes(attributes: Any) -> dict[str, Any] | None:
+    """Copy an evaluation-context attribute mapping: a ``dict`` when every value is a JSON
+    scalar (the common case, kept cheap), else a :class:`RichAttributes`."""
     if not attributes:
         return None
-    for v in attributes.values():
-        if type(v) not in _IMMUTABLE:
-            return snapshot(dict(attributes))
+    for value in attributes.values():
+        kind = type(value)
+        if kind not in _PLAIN and not (kind is float and value - value == 0.0):  # NaN, ±inf: rich
+            return RichAttributes(snapshot(dict(attributes)))
     return dict(attributes)

@@ -26,8 +26,8 @@ from openfeature.provider import FeatureProvider
 from openfeature.track import TrackingEventDetails
 
 from ._counters import total_dropped
+from .exporter import EventExporter
 from .hook import ExportHook
-from .pipeline import EventExporter
 from .sinks._aws import SinkConfigurationError
 from .sinks._base import sink_stats
 from .sinks.file import FileSink

@@ -6,8 +6,8 @@ from typing import Any
 
 from openfeature.hook import Hook, HookContext, HookHints
 
-from .capture import evaluation_record
-from .pipeline import EventExporter
+from ._capture import evaluation_record
+from .exporter import EventExporter
 
 
 class ExportHook(Hook):
@@ -21,12 +21,15 @@ class ExportHook(Hook):
     small tuple and appends it to the exporter's queue; normalisation, encoding and I/O happen
     on the exporter's worker thread.  Synchronous and ``*_async`` evaluations both run it.
 
+    Registered twice for one exporter (an app factory that runs twice, a hook on the API and
+    on a client), each evaluation is still exported once: the second capture is ignored,
+    counted as ``duplicate_hook_calls`` and reported in one warning.
+
     .. versionadded:: 0.1.0
     """
 
     def __init__(self, exporter: EventExporter) -> None:
-        self._submit = exporter._submit
-        self._failed = exporter._capture_failed
+        self._intake = exporter.intake
 
     def finally_after(
         self,
@@ -35,7 +38,16 @@ class ExportHook(Hook):
         hints: HookHints,
     ) -> None:
         """Capture the evaluation; never raises."""
+        intake = self._intake
         try:
-            self._submit(evaluation_record(hook_context, details))
+            # The SDK builds one ClientMetadata per evaluation and gives the same object to every
+            # hook of that evaluation: seeing it twice in a row means a second ExportHook of this
+            # exporter (tests/test_hook.py pins that SDK behaviour).
+            evaluation = hook_context.client_metadata
+            if evaluation is intake.last_evaluation and evaluation is not None:
+                intake.duplicate_hook()
+                return
+            intake.last_evaluation = evaluation
+            intake.submit(evaluation_record(hook_context, details))
         except Exception:  # a capture bug must cost one counted event, never the evaluation
-            self._failed()
+            intake.capture_failed()

@@ -20,8 +20,8 @@ from typing import Any
 
 from openfeature import api
 
+from .exporter import EventExporter
 from .hook import ExportHook
-from .pipeline import EventExporter
 from .sinks.memory import InMemorySink
 
 __all__ = ["CapturedEvents", "InMemorySink", "capture_events"]

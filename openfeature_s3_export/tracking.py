@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.event import ProviderEvent, ProviderEventDetails
 from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType
@@ -12,8 +13,49 @@ from openfeature.hook import Hook
 from openfeature.provider import FeatureProvider, Metadata
 from openfeature.track import TrackingEventDetails
 
-from .capture import track_record
-from .pipeline import EventExporter
+from ._capture import track_record
+
+if TYPE_CHECKING:
+    from .exporter import EventExporter, Intake
+
+
+def record_track(
+    intake: Intake,
+    event_name: str,
+    evaluation_context: Any,
+    value: float | None,
+    attributes: Mapping[str, Any] | None,
+    provider_name: str | None,
+    domain: str | None,
+) -> None:
+    """Capture a track event for ``EventExporter.track``; never raises.
+
+    ``evaluation_context`` is merged over the OpenFeature API and transaction contexts, as
+    ``client.track`` does.
+    """
+    try:
+        context = _merged_context(evaluation_context)
+        intake.submit(
+            track_record(
+                event_name,
+                provider_name,
+                domain,
+                context.targeting_key,
+                context.attributes,
+                value,
+                attributes,
+            )
+        )
+    except Exception:
+        intake.capture_failed()
+
+
+def _merged_context(evaluation_context: Any) -> Any:
+    """API context → transaction context → the given one, as ``client.track`` merges them."""
+    context = api.get_evaluation_context().merge(api.get_transaction_context())
+    if evaluation_context is not None:
+        context = context.merge(evaluation_context)
+    return context if context is not None else EvaluationContext()
 
 
 class TrackingProvider:
@@ -35,7 +77,7 @@ class TrackingProvider:
 
     def __init__(self, provider: FeatureProvider, exporter: EventExporter) -> None:
         self.provider = provider
-        self._exporter = exporter
+        self._intake = exporter.intake
 
     def __getattr__(self, name: str) -> Any:
         # Vendor-specific extras (LaunchDarkly's client, flagd's options...) stay reachable.
@@ -55,7 +97,7 @@ class TrackingProvider:
         try:
             context = evaluation_context or EvaluationContext()
             details = tracking_event_details
-            self._exporter._submit(
+            self._intake.submit(
                 track_record(
                     tracking_event_name,
                     self._provider_name(),
@@ -67,7 +109,7 @@ class TrackingProvider:
                 )
             )
         except Exception:
-            self._exporter._capture_failed()
+            self._intake.capture_failed()
         forward = getattr(self.provider, "track", None)
         if forward is None:
             return
@@ -75,7 +117,7 @@ class TrackingProvider:
             forward(tracking_event_name, evaluation_context, tracking_event_details)
         except Exception as exc:  # client.track does not catch: a broken vendor track must not leak
             # Counted here, logged by the worker: a logging handler may do I/O.
-            self._exporter._vendor_track_failed(type(self.provider).__name__, exc)
+            self._intake.vendor_track_failed(type(self.provider).__name__, exc)
 
     def _provider_name(self) -> str | None:
         try:

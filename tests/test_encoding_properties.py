@@ -35,9 +35,9 @@ from openfeature_s3_export import (
     TrackingProvider,
     load_json_schema,
 )
+from openfeature_s3_export._capture import evaluation_record, track_record
 from openfeature_s3_export._encoding import MAX_DEPTH, dumps, encode_row, to_json_value
-from openfeature_s3_export.capture import evaluation_record, track_record
-from openfeature_s3_export.rows import RowBuilder, Source
+from openfeature_s3_export._rows import RowBuilder, Source
 
 PROPERTY_SETTINGS = settings(
     max_examples=150,

@@ -67,15 +67,16 @@ def test_a_fork_that_ran_no_hooks_is_detected_when_the_queue_fills(caplog: pytes
     exporter = EventExporter(sink, max_queue_size=20, register_atexit=False)
     # Simulate that child: its threads did not survive the fork, and the recorded pid is the
     # parent's.  (os.fork() always runs the hooks, so a real fork cannot show this.)
-    exporter._stopping = True
-    exporter._wake.set()
-    exporter._worker.join(5)
-    exporter._sender.join(5)
-    exporter._stopping = False
-    exporter._pid = -1
+    engine = exporter._engine
+    engine._stopping = True
+    engine._wake.set()
+    engine._worker.join(5)
+    engine._sender.thread.join(5)
+    engine._stopping = False
+    engine._pid = -1
     for i in range(25):
         exporter.track("e", EvaluationContext(f"u{i}"))
-    assert exporter._pid == os.getpid()
+    assert engine._pid == os.getpid()
     assert exporter.flush(timeout=10)
     stats = exporter.stats()
     assert stats["dropped.fork_without_hooks"] == 20

@@ -247,11 +247,23 @@ def test_exporter_is_garbage_collected_when_dropped(sink: InMemorySink) -> None:
     assert ref() is None
 
 
-def test_invalid_configuration_fails_loudly(sink: InMemorySink) -> None:
-    with pytest.raises(ValueError, match="positive"):
-        EventExporter(sink, max_queue_size=0, register_atexit=False)
-    with pytest.raises(ValueError, match="positive"):
-        EventExporter(sink, flush_interval=0, register_atexit=False)
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("max_queue_size", 0),
+        ("max_batch_size", 0),
+        ("max_batch_bytes", -1),
+        ("max_event_bytes", 0),
+        ("flush_interval", 0),
+        ("export_timeout", 0.0),
+        ("shutdown_timeout", -1),
+    ],
+)
+def test_invalid_configuration_names_the_option(sink: InMemorySink, option: str, value: float) -> None:
+    """Each argument is checked on its own and the message names it (and what it got)."""
+    with pytest.raises(ValueError, match=rf"^{option} must be .*, got {value!r}$"):
+        EventExporter(sink, register_atexit=False, **{option: value})
+    EventExporter(sink, register_atexit=False, shutdown_timeout=0).shutdown(1)  # zero is fine here
 
 
 @pytest.mark.slow

@@ -16,8 +16,9 @@ from openfeature.hook import HookContext
 from openfeature.provider.metadata import Metadata
 
 from openfeature_s3_export import COLUMNS, Row
-from openfeature_s3_export.capture import evaluation_record
-from openfeature_s3_export.rows import RowBuilder, Source, rfc3339_us, uuid7
+from openfeature_s3_export._capture import evaluation_record
+from openfeature_s3_export._ids import rfc3339_us, uuid7
+from openfeature_s3_export._rows import RowBuilder, Source
 
 
 def _record(
@@ -128,15 +129,26 @@ def test_negative_zero_is_not_served_from_the_positive_zero_cache() -> None:
 @given(
     st.dictionaries(
         st.text(),
-        st.one_of(st.text(), st.integers(), st.booleans(), st.none(), st.floats(allow_nan=False)),
+        st.one_of(
+            st.text(),
+            st.integers(),
+            st.booleans(),
+            st.none(),
+            st.floats(allow_nan=False, allow_infinity=False),
+        ),
         max_size=8,
     )
 )
-def test_flat_context_json_is_byte_identical_to_json_dumps(context: dict[str, object]) -> None:
-    from openfeature_s3_export.rows import _flat_json
+def test_plain_context_json_matches_the_standard_library(context: dict[str, object]) -> None:
+    """The C fast path for plain contexts writes what json.dumps writes (byte for byte without
+    floats, whose shortest form may differ in exponent notation only)."""
+    from openfeature_s3_export._encoding import attributes_json
+    from openfeature_s3_export._snapshot import snapshot_attributes
 
-    fast = _flat_json(context)
-    if any(type(v) is float for v in context.values()):
-        assert fast is None  # floats take the generic path (NaN/inf rules live there)
-    else:
-        assert fast == json.dumps(context, ensure_ascii=False, separators=(",", ":"))
+    copied = snapshot_attributes(context)
+    assert type(copied) is dict or not context, "JSON scalars make a plain copy"
+    fast = attributes_json(copied)
+    reference = json.dumps(context, ensure_ascii=False, separators=(",", ":"))
+    assert json.loads(fast) == json.loads(reference)
+    if not any(type(v) is float for v in context.values()):
+        assert fast == reference

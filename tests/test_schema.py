@@ -38,8 +38,8 @@ from openfeature_s3_export import (
     TrackingProvider,
     load_json_schema,
 )
-from openfeature_s3_export.capture import evaluation_record
-from openfeature_s3_export.rows import RowBuilder, Source
+from openfeature_s3_export._capture import evaluation_record
+from openfeature_s3_export._rows import RowBuilder, Source
 from openfeature_s3_export.sinks.parquet import arrow_schema
 from openfeature_s3_export.testing import capture_events
 from openfeature_s3_export.vendors._base import OPENFEATURE_REASONS

@@ -2,25 +2,49 @@
 
 The hot path (:func:`evaluation_record`, :func:`track_record`) only reads a few attributes,
 copies mutable values and builds a plain tuple: no normalisation, no JSON, no I/O, no locks.
-A tuple rather than an attrs instance because it is the cheapest object Python can build, and
-this runs on every flag evaluation.  :mod:`.rows` turns records into rows on the worker thread.
+A tuple rather than an attrs instance or a named tuple because it is the cheapest object
+Python can build, and this runs on every flag evaluation; its fields are named by the index
+constants below, and :mod:`._rows` is the only reader.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from ._snapshot import snapshot, snapshot_attributes
 
-# Record layouts.  Index 0 tells the two apart.
-#   evaluation: (EVAL, time_ns, hook_context, value, variant, reason, error_code,
-#                error_message, flag_metadata, context_attributes)
-#   track:      (TRACK, time_ns, event_name, provider_name, domain, targeting_key,
-#                context_attributes, metric_value, attributes)
-EVAL = 0
-TRACK = 1
+EVALUATION: Final = 0
+"""``KIND`` of a flag evaluation record."""
+TRACK: Final = 1
+"""``KIND`` of a track event record."""
+
+# Fields both kinds share.
+KIND: Final = 0
+TIME_NS: Final = 1
+"""Capture time, nanoseconds since the epoch (``time.time_ns``)."""
+CONTEXT_ATTRIBUTES: Final = 2
+"""A copy of the context attributes (see :mod:`._snapshot`), or ``None``."""
+
+# Evaluation records: (EVALUATION, time_ns, context_attributes, hook_context, value, variant,
+#                      reason, error_code, error_message, flag_metadata)
+HOOK_CONTEXT: Final = 3
+VALUE: Final = 4
+VARIANT: Final = 5
+REASON: Final = 6
+ERROR_CODE: Final = 7
+ERROR_MESSAGE: Final = 8
+FLAG_METADATA: Final = 9
+
+# Track records: (TRACK, time_ns, context_attributes, event_name, provider_name, domain,
+#                 targeting_key, metric_value, attributes)
+EVENT_NAME: Final = 3
+PROVIDER_NAME: Final = 4
+DOMAIN: Final = 5
+TARGETING_KEY: Final = 6
+METRIC_VALUE: Final = 7
+ATTRIBUTES: Final = 8
 
 _IMMUTABLE_VALUES = (bool, str, int, float, type(None))
 _time_ns = time.time_ns
@@ -33,8 +57,9 @@ def evaluation_record(hook_context: Any, details: Any) -> tuple[Any, ...]:
         value = snapshot(value)  # object flags: the caller owns (and may mutate) this dict
     attributes = hook_context.evaluation_context.attributes
     return (
-        EVAL,
+        EVALUATION,
         _time_ns(),
+        snapshot_attributes(attributes) if attributes else None,
         hook_context,
         value,
         details.variant,
@@ -42,7 +67,6 @@ def evaluation_record(hook_context: Any, details: Any) -> tuple[Any, ...]:
         details.error_code,
         details.error_message,
         details.flag_metadata,
-        snapshot_attributes(attributes) if attributes else None,
     )
 
 
@@ -59,11 +83,11 @@ def track_record(
     return (
         TRACK,
         _time_ns(),
+        snapshot_attributes(context_attributes) if context_attributes else None,
         event_name,
         provider_name,
         domain,
         targeting_key,
-        snapshot_attributes(context_attributes) if context_attributes else None,
         value,
         snapshot_attributes(attributes) if attributes else None,
     )

@@ -1,0 +1,30 @@
+"""The engine: queue, worker, batcher and sender, knowing nothing about OpenFeature.
+
+``EventExporter`` (the facade in :mod:`openfeature_s3_export.exporter`) wires it to the row
+builder and the sink.
+"""
+
+from ._batcher import Batcher
+from ._sender import DROP_EXPORT_FAILED, Sender
+from ._worker import (
+    DROP_FORK_WITHOUT_HOOKS,
+    DROP_QUEUE_FULL,
+    DROP_SHUTDOWN,
+    DROP_TOO_LARGE,
+    DROP_UNSERIALIZABLE,
+    Engine,
+    Limits,
+)
+
+__all__ = [
+    "DROP_EXPORT_FAILED",
+    "DROP_FORK_WITHOUT_HOOKS",
+    "DROP_QUEUE_FULL",
+    "DROP_SHUTDOWN",
+    "DROP_TOO_LARGE",
+    "DROP_UNSERIALIZABLE",
+    "Batcher",
+    "Engine",
+    "Limits",
+    "Sender",
+]

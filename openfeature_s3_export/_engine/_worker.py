@@ -1,0 +1,330 @@
+"""The engine: a bounded intake queue, the worker thread, the flush protocol, process forks.
+
+It knows nothing about OpenFeature: items go in through :meth:`Engine.submit` (the caller's
+thread: an append to a ``collections.deque``, no lock, no I/O), the worker turns each into an
+encoded line with the ``encode`` it was given, a :class:`Batcher` groups the lines and a
+:class:`Sender` ships them.  Every item ends up exported, or counted under
+``dropped.<reason>``: nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+
+from .._counters import Counters, HotCounter, drop_key
+from .._encoding import EncodedLine, EncodingError
+from .._log import RateLimitedLog, logger
+from ._batcher import Batcher
+from ._sender import DROP_EXPORT_FAILED, Export, Sender
+
+DROP_QUEUE_FULL: Final = "queue_full"
+DROP_SHUTDOWN: Final = "shutdown"
+DROP_UNSERIALIZABLE: Final = "unserializable"
+DROP_TOO_LARGE: Final = "too_large"
+DROP_FORK_WITHOUT_HOOKS: Final = "fork_without_hooks"
+
+
+@attrs.frozen(slots=True)
+class Limits:
+    """How much the engine holds, and when a batch goes."""
+
+    max_queue_size: int
+    max_batch_size: int
+    max_batch_bytes: int
+    flush_interval: float
+    max_event_bytes: int
+    export_timeout: float
+
+
+class _FlushRequest:
+    """A caller waiting in :meth:`Engine.flush` for the queue to drain."""
+
+    __slots__ = ("deadline", "done", "ok")
+
+    def __init__(self, deadline: float | None) -> None:
+        # Only shutdown's final flush bounds the sink's work: after a plain flush times out the
+        # worker keeps retrying, because the caller giving up is no reason to lose events.
+        self.deadline = deadline
+        self.done = threading.Event()
+        self.ok = True
+
+
+Describe = Callable[[int], "str | None"]
+"""Turns a count folded from a hot counter into a warning to log (or ``None``)."""
+
+
+class Engine:
+    """Queue, worker, batches and sender for items that *encode* turns into lines for *export*."""
+
+    def __init__(
+        self,
+        encode: Callable[[Any], EncodedLine],
+        export: Export,
+        limits: Limits,
+        *,
+        what: str,
+        start: Callable[[], None] | None = None,
+    ) -> None:
+        self._encode = encode
+        self._export = export
+        self._limits = limits
+        self._what = what
+        self._sink_start = start
+        # Wake the worker early, whatever the batch size: it encodes items into the batch as
+        # they come, so the queue (raw items, the costly part) stays short.
+        self._wake_at = min(limits.max_batch_size, 256)
+        self._log = RateLimitedLog()
+        self._hot: list[tuple[str, HotCounter, Describe | None]] = []
+        self._closed = False
+        self._init_state()
+        self._start_threads()
+
+    def hot_counter(self, key: str, describe: Describe | None = None) -> HotCounter:
+        """A counter the caller's thread bumps without a lock, folded into ``stats()[key]``."""
+        counter = HotCounter()
+        self._hot.append((key, counter, describe))
+        return counter
+
+    # -- caller's thread ------------------------------------------------------------------
+
+    def submit(self, item: Any) -> None:
+        """Queue *item*; never blocks, never raises."""
+        queue = self._queue
+        if len(queue) < self._limits.max_queue_size and not self._closed:
+            queue.append(item)
+            if len(queue) >= self._wake_at and not self._wake.is_set():
+                self._wake.set()
+        elif self._closed:
+            self._dropped_shutdown.incr()
+        elif self._pid != os.getpid():
+            # A fork that ran no os.register_at_fork hooks (uWSGI without lazy-apps or
+            # py-call-uwsgi-fork-hooks): this child has no worker, so its queue only filled.
+            # Checked here, when the queue is full, to cost the normal path nothing.
+            self._recover_from_silent_fork()
+            self.submit(item)
+        else:
+            self._dropped_queue_full.incr()
+
+    # -- control --------------------------------------------------------------------------
+
+    def flush(self, timeout: float, *, final: bool = False) -> bool:
+        """Export everything submitted so far; wait at most *timeout* seconds.
+
+        ``True`` when every item submitted before the call was handled and none failed to
+        export.  *final* (shutdown) also bounds the sink's work by the timeout.
+        """
+        if not self._worker.is_alive():
+            return not self._queue
+        if threading.current_thread() in (self._worker, self._sender.thread):
+            return False  # called from a sink: waiting on ourselves would deadlock
+        request = _FlushRequest(time.monotonic() + max(timeout, 0.0) if final else None)
+        with self._lock:
+            self._flush_requests.append(request)
+        self._wake.set()
+        if not request.done.wait(max(timeout, 0.0)):
+            return False
+        return request.ok
+
+    def shutdown(self, timeout: float) -> bool:
+        """Flush, then stop both threads, within *timeout* seconds.  Idempotent."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._lock:
+            if self._closed:
+                return not self._queue
+            self._closed = True
+        ok = self.flush(timeout, final=True)
+        self._stopping = True
+        self._wake.set()
+        self._worker.join(max(deadline - time.monotonic(), 0.0))
+        self._sender.thread.join(max(deadline - time.monotonic(), 0.0))
+        if self._worker.is_alive() or self._sender.thread.is_alive():
+            waiting = len(self._batcher) + self._sender.unsent
+            self._log.warning(
+                "shutdown",
+                "shutdown timed out with %d events not yet exported (%d queued, %d in batches); "
+                "they are lost if the process exits now",
+                len(self._queue) + waiting,
+                len(self._queue),
+                waiting,
+            )
+            return False
+        if self._queue:
+            # Appended by a thread that passed the closed check just before shutdown began.
+            self._dropped_shutdown.add(len(self._queue))
+            self._queue.clear()
+        self._fold_hot_counters()
+        return ok
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` has begun."""
+        return self._closed
+
+    def stats(self) -> dict[str, int]:
+        """The engine's counters (see ``EventExporter.stats``)."""
+        self._fold_hot_counters()
+        values = self._counters.snapshot()
+        values["enqueued"] = self._taken + len(self._queue)
+        for key in ("exported", "failed", "retried", "batches", "bytes"):
+            values.setdefault(key, 0)
+        values["dropped"] = sum(v for k, v in values.items() if k.startswith("dropped."))
+        values["queued"] = len(self._queue)
+        values["pending"] = len(self._batcher) + self._sender.unsent
+        return values
+
+    # -- worker ---------------------------------------------------------------------------
+
+    def _init_state(self) -> None:
+        limits = self._limits
+        self._pid = os.getpid()
+        self._fork_stranded = 0
+        self._queue: deque[Any] = deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._flush_requests: list[_FlushRequest] = []
+        self._stopping = False
+        self._counters = Counters()
+        self._dropped_queue_full = HotCounter()
+        self._dropped_shutdown = HotCounter()
+        for _, counter, _ in self._hot:
+            counter.take()  # a forked child starts its counts from zero, like the rest
+        self._batcher = Batcher(limits.max_batch_size, limits.max_batch_bytes, limits.flush_interval)
+        self._taken = 0  # items taken off the queue (for "enqueued")
+
+    def _start_threads(self) -> None:
+        self._sender = Sender(
+            self._export,
+            export_timeout=self._limits.export_timeout,
+            counters=self._counters,
+            log=self._log,
+            what=self._what,
+            start=self._sink_start,
+        )
+        self._worker = threading.Thread(target=self._run, name="openfeature-s3-export", daemon=True)
+        self._worker.start()
+
+    def _fold_hot_counters(self) -> None:
+        if self._fork_stranded:
+            self._log.warning(
+                DROP_FORK_WITHOUT_HOOKS,
+                "process forked without running os.register_at_fork hooks (uWSGI: enable lazy-apps "
+                "or py-call-uwsgi-fork-hooks); restarted the exporter, %d queued events discarded",
+                self._fork_stranded,
+            )
+            self._fork_stranded = 0
+        with self._lock:
+            delta = self._dropped_queue_full.take()
+            if delta:
+                self._counters.add(drop_key(DROP_QUEUE_FULL), delta)
+                self._log.warning(
+                    "queue_full",
+                    "event queue full (%d events): dropped %d events; raise max_queue_size "
+                    "or check that the sink keeps up",
+                    self._limits.max_queue_size,
+                    delta,
+                )
+            self._counters.add(drop_key(DROP_SHUTDOWN), self._dropped_shutdown.take())
+            for key, counter, describe in self._hot:
+                delta = counter.take()
+                if delta:
+                    self._counters.add(key, delta)
+                    message = describe(delta) if describe is not None else None
+                    if message:
+                        self._log.warning(key, "%s", message)
+
+    def _run(self) -> None:
+        interval = self._limits.flush_interval
+        while True:
+            if not self._queue and not self._flush_requests and not self._stopping:
+                # Items below the wake threshold do not wake the worker (that would cost the
+                # caller a lock per event): it looks at least once per flush_interval, and a
+                # batch's age counts from capture, so no event waits longer than that.
+                left = self._batcher.seconds_left()
+                self._wake.wait(interval if left is None else left)
+            self._wake.clear()
+            try:
+                self._cycle()
+            except Exception:  # a bug here must not kill the worker thread
+                logger.exception("openfeature-s3-export worker error")
+            if self._stopping and not self._queue and not self._flush_requests:
+                self._sender.stop()
+                return
+
+    def _cycle(self) -> None:
+        with self._lock:
+            requests, self._flush_requests = self._flush_requests, []
+        failed_before = self._counters.get(drop_key(DROP_EXPORT_FAILED))
+        deadline = min((r.deadline for r in requests if r.deadline is not None), default=None)
+        self._drain(deadline)
+        batcher = self._batcher
+        if batcher.lines and (requests or self._stopping or batcher.seconds_left() == 0.0):
+            self._sender.send(batcher.take(), deadline)
+        sent = self._sender.wait_sent(deadline) if requests or self._stopping else True
+        self._fold_hot_counters()
+        ok = sent and self._counters.get(drop_key(DROP_EXPORT_FAILED)) == failed_before
+        for request in requests:
+            request.ok = ok
+            request.done.set()
+
+    def _drain(self, deadline: float | None) -> None:
+        """Move every queued item into batches, sending each batch once it is complete."""
+        # The worker's hot loop (every event passes here): attributes bound to locals, the
+        # rare paths (bad input, batch complete) out of line.
+        popleft = self._queue.popleft
+        encode = self._encode
+        add = self._batcher.add
+        max_event = self._limits.max_event_bytes
+        while True:
+            try:
+                item = popleft()
+            except IndexError:
+                return
+            self._taken += 1  # before anything that can block: stats() must see it
+            try:
+                line = encode(item)
+            except Exception as exc:
+                self._reject(exc)
+                continue
+            size = len(line.data)
+            if size > max_event:
+                self._drop(
+                    DROP_TOO_LARGE, "event dropped: %d bytes encoded, max_event_bytes is %d", size, max_event
+                )
+                continue
+            full = add(line, size)
+            if full is not None:
+                self._sender.send(full, deadline)
+
+    def _reject(self, exc: Exception) -> None:
+        if isinstance(exc, EncodingError):
+            self._drop(DROP_UNSERIALIZABLE, "event dropped: %s", exc)
+        else:  # hostile input (a __str__ that raises, ...) drops one event only
+            self._drop(DROP_UNSERIALIZABLE, "event dropped: cannot build row: %r", exc)
+
+    def _drop(self, reason: str, msg: str, *args: object) -> None:
+        self._counters.add(drop_key(reason))
+        self._log.warning(reason, msg, *args)
+
+    # -- process lifecycle ----------------------------------------------------------------
+
+    def _recover_from_silent_fork(self) -> None:
+        stranded = len(self._queue) + len(self._batcher)
+        self.after_fork_in_child()
+        # The stranded items mix the parent's (which the parent exports) with this child's
+        # (lost): counted so the loss is visible, and explained once in the log.
+        self._counters.add(drop_key(DROP_FORK_WITHOUT_HOOKS), stranded)
+        self._fork_stranded = stranded  # logged by the new worker: this is the caller's thread
+
+    def after_fork_in_child(self) -> None:
+        """Start the child empty, with fresh locks (the parent's may have been held mid-fork)
+        and threads: the parent still owns, and exports, everything queued before the fork."""
+        self._init_state()
+        if not self._closed:
+            self._start_threads()

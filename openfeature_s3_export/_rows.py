@@ -1,0 +1,330 @@
+"""From capture record to schema v1 row, and on to its encoded line (worker thread only).
+
+Vendor normalisation, context policies, event ids and timestamps all happen here, never on the
+caller's thread.  :mod:`._encoding` turns the rows into bytes.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import orjson
+
+from . import _capture as capture
+from ._encoding import EncodedLine, EncodingError, attributes_json, dumps, encode_row, line_parts, quote
+from ._ids import Stamps
+from ._snapshot import RichAttributes
+from ._version import __version__
+from .privacy import PRIVATE_ATTRIBUTES_KEY, ContextPolicy
+from .schema import KIND_EVALUATION, KIND_TRACK, Row
+from .vendors import Normalized, RawEvaluation, normalize, vendor_for
+from .vendors._base import attribute_kind
+
+
+@attrs.frozen(slots=True)
+class Source:
+    """Where events come from, written into every row.
+
+    .. versionadded:: 0.1.0
+    """
+
+    service_name: str | None = None
+    environment: str | None = None
+    host: str | None = attrs.field(factory=socket.gethostname)
+    library_version: str = __version__
+
+
+def _text(value: Any) -> str | None:
+    """Enums (``Reason``, ``ErrorCode``, ``FlagType``) and stray non-strings as plain text."""
+    if value is None or type(value) is str:
+        return value
+    return str(value.value) if hasattr(value, "value") and not isinstance(value, str) else str(value)
+
+
+def _metric(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        metric = float(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int beyond float range
+        raise EncodingError(f"track value {value!r} is not a number") from exc
+    if metric != metric or metric in (float("inf"), float("-inf")):
+        raise EncodingError(f"track value {value!r} is not a finite number")
+    return metric
+
+
+# Flag values the line cache compares as they are, with their type: True == 1 == 1.0 as values,
+# but they are written differently.
+_COMPARABLE = frozenset({str, int, bool, type(None)})
+_MAX_FLAGS = 4096
+_MAX_OUTCOMES = 64  # outcomes remembered per flag (variants x errors x context kinds)
+_EMPTY: Mapping[str, Any] = {}
+_new_tuple = tuple.__new__  # a named tuple's own __new__ is a Python function: 3x the cost
+_orjson = orjson.dumps
+
+
+def _json_key(value: Any) -> tuple[Any, ...]:
+    """A flag value the line cache cannot compare directly: floats by their exact bits (the sign
+    of zero, NaN), containers and other objects by their JSON text."""
+    if type(value) is float:
+        return (float, value.hex())
+    return (dict, dumps(value))
+
+
+def _metadata_key(metadata: Any) -> tuple[Any, ...]:
+    """Flag metadata as a comparable key, value types included (``1``, ``1.0`` and ``True``
+    are equal but encode differently); NaN never matches, so it is never served from the cache."""
+    if not metadata:
+        return ()
+    return (tuple(metadata.items()), tuple(map(type, metadata.values())))
+
+
+class RowBuilder:
+    """Turns capture records into rows and encoded lines (worker thread only, not shared).
+
+    Flag evaluations repeat: the same flag and outcome come back for thousands of users, and
+    only four columns differ between them (id, time, targeting key, context).  The line's
+    constant parts are built once per flag and outcome from the full row
+    (:func:`~openfeature_s3_export._encoding.line_parts`) and joined with the four per event.
+    """
+
+    def __init__(self, source: Source, policy: ContextPolicy | None = None) -> None:
+        self.source = source
+        policy = policy or ContextPolicy()
+        self._filter = None if policy.is_noop else policy.apply
+        # The default policy only acts on contexts that list private attributes: skip the call
+        # for the others, which is almost all of them.
+        self._filter_all = policy.allow is not None or bool(policy.deny)
+        self._stamps = Stamps()
+        self._normalized: dict[tuple[Any, ...], tuple[Normalized, str, str]] = {}
+        # flag key -> [(outcome key, line parts or None for "encode whole")]
+        self._lines: dict[Any, list[tuple[tuple[Any, ...], tuple[str, ...] | None]]] = {}
+
+    def encode(self, record: tuple[Any, ...]) -> EncodedLine:
+        """The encoded line of *record*'s row.
+
+        :raises EncodingError: when a user value cannot be encoded (including text that is not
+            valid Unicode, such as lone surrogates); the caller drops the event.
+        """
+        try:
+            if record[capture.KIND] == capture.EVALUATION:
+                return self._encode_evaluation(record)
+            return encode_row(*self._track(record))
+        except EncodingError:
+            raise
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+            raise EncodingError(str(exc)) from exc
+
+    def build(self, record: tuple[Any, ...]) -> tuple[Row, int]:
+        """The row for *record* and its event time in microseconds.
+
+        :raises EncodingError: when a user value cannot be encoded; the caller drops the event.
+        """
+        if record[capture.KIND] == capture.TRACK:
+            return self._track(record)
+        return self._evaluation(record)
+
+    # -- evaluations ------------------------------------------------------------------------
+
+    def _encode_evaluation(self, record: tuple[Any, ...]) -> EncodedLine:
+        # The worker's hot path: every evaluation passes here once.  Calls are inlined where
+        # that saves a measurable share (docs/performance.md).
+        _, time_ns, attributes, hook_context, value, variant, reason, error_code, error_message, metadata = (
+            record
+        )
+        if not attributes:
+            context = _EMPTY
+        elif self._filter is not None and (self._filter_all or PRIVATE_ATTRIBUTES_KEY in attributes):
+            context = self._context(attributes)
+        else:
+            context = attributes
+        provider = hook_context.provider_metadata
+        client = hook_context.client_metadata
+        default = hook_context.default_value
+        key = (
+            (type(value), value) if type(value) in _COMPARABLE else _json_key(value),
+            variant,
+            reason,
+            error_code,
+            (type(default), default) if type(default) in _COMPARABLE else _json_key(default),
+            hook_context.flag_type,
+            provider.name if provider is not None else None,
+            client.domain if client is not None else None,
+            error_message,
+            context.get("kind") if context else None,
+            _metadata_key(metadata) if metadata else (),
+        )
+        outcomes = self._lines.get(hook_context.flag_key)
+        if outcomes is not None:
+            for known, cached in outcomes:
+                if known == key:
+                    parts = cached
+                    break
+            else:
+                parts = self._remember(record, key, outcomes)
+        else:
+            parts = self._remember(record, key, None)
+        if parts is None:
+            return encode_row(*self._evaluation(record))
+        targeting_key = hook_context.evaluation_context.targeting_key
+        if targeting_key is not None and type(targeting_key) is not str:
+            targeting_key = _text(targeting_key)
+        if type(context) is dict:
+            try:
+                context_json = _orjson(context).decode()
+            except (orjson.JSONEncodeError, TypeError):
+                context_json = attributes_json(context)
+        else:
+            context_json = attributes_json(context)
+        event_id, timestamp = self._stamps.stamp(time_ns)
+        line = "".join(
+            (
+                parts[0],
+                event_id,
+                parts[1],
+                timestamp,
+                parts[2],
+                "null" if targeting_key is None else quote(targeting_key),
+                parts[3],
+                quote(context_json),
+                parts[4],
+            )
+        )
+        return _new_tuple(EncodedLine, (line.encode(), time_ns // 1000, targeting_key))
+
+    def _remember(
+        self,
+        record: tuple[Any, ...],
+        key: tuple[Any, ...],
+        outcomes: list[tuple[tuple[Any, ...], tuple[str, ...] | None]] | None,
+    ) -> tuple[str, ...] | None:
+        """Build the line parts for a new flag outcome and keep them (bounded)."""
+        parts = line_parts(self._evaluation(record)[0])
+        if outcomes is None:
+            if len(self._lines) >= _MAX_FLAGS:
+                self._lines.clear()
+            outcomes = self._lines[record[capture.HOOK_CONTEXT].flag_key] = []
+        elif len(outcomes) >= _MAX_OUTCOMES:
+            del outcomes[0]
+        outcomes.append((key, parts))
+        return parts
+
+    def _context(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        if not attributes:
+            return _EMPTY
+        if self._filter is None:
+            return attributes
+        kept = self._filter(attributes)
+        # A filtered copy of a rich mapping stays rich: its values still need normalising.
+        return RichAttributes(kept) if type(attributes) is RichAttributes and type(kept) is dict else kept
+
+    def _evaluation(self, record: tuple[Any, ...]) -> tuple[Row, int]:
+        _, time_ns, attributes, hook_context, value, variant, reason, error_code, error_message, metadata = (
+            record
+        )
+        context = self._context(attributes)
+        event_id, timestamp = self._stamps.stamp(time_ns)
+        provider_metadata = hook_context.provider_metadata
+        client_metadata = hook_context.client_metadata
+        flag_type = _text(hook_context.flag_type)
+        raw = RawEvaluation(
+            provider=provider_metadata.name if provider_metadata is not None else None,
+            flag_key=str(hook_context.flag_key),
+            flag_type=flag_type.lower() if flag_type else None,
+            variant=_text(variant),
+            reason=_text(reason),
+            error_code=_text(error_code),
+            flag_metadata=metadata if isinstance(metadata, Mapping) else {},
+            attributes=context,
+        )
+        norm, metadata_json, details_json = self._normalize(raw)
+        source = self.source
+        value_json, default_json = dumps(value), dumps(hook_context.default_value)
+        is_default_value = norm.is_default_value
+        if is_default_value and raw.error_code is not None:
+            # On error the SDK normally hands the caller the default, but not always (an async
+            # type mismatch in openfeature-sdk 0.10 returns the flag's value): say what it got.
+            is_default_value = value_json == default_json
+        row = Row(
+            event_id=event_id,
+            kind=KIND_EVALUATION,
+            timestamp=timestamp,
+            provider=raw.provider,
+            vendor=norm.vendor,
+            domain=client_metadata.domain if client_metadata is not None else None,
+            targeting_key=_text(hook_context.evaluation_context.targeting_key),
+            context_kind=norm.context_kind,
+            context=attributes_json(context),
+            flag_key=raw.flag_key,
+            flag_type=raw.flag_type,
+            value=value_json,
+            default_value=default_json,
+            variant=norm.variant,
+            reason=norm.reason,
+            vendor_reason=raw.reason,
+            error_code=raw.error_code,
+            error_message=_text(error_message),
+            is_default_value=is_default_value,
+            flag_metadata=metadata_json,
+            vendor_details=details_json,
+            library_version=source.library_version,
+            service_name=source.service_name,
+            environment=source.environment,
+            host=source.host,
+        )
+        return row, time_ns // 1000
+
+    def _normalize(self, raw: RawEvaluation) -> tuple[Normalized, str, str]:
+        try:
+            key: tuple[Any, ...] | None = (
+                raw.provider,
+                raw.flag_key,
+                raw.flag_type,
+                raw.variant,
+                raw.reason,
+                raw.error_code,
+                attribute_kind(raw.attributes),
+                _metadata_key(raw.flag_metadata),
+            )
+            hit = self._normalized.get(key)  # type: ignore[arg-type]
+        except TypeError:  # unhashable metadata values: skip the cache
+            key, hit = None, None
+        if hit is not None:
+            return hit
+        norm = normalize(raw)
+        entry = (norm, dumps(norm.flag_metadata), dumps(norm.vendor_details))
+        if key is not None:
+            if len(self._normalized) >= _MAX_FLAGS:
+                self._normalized.clear()
+            self._normalized[key] = entry
+        return entry
+
+    # -- track events -----------------------------------------------------------------------
+
+    def _track(self, record: tuple[Any, ...]) -> tuple[Row, int]:
+        _, time_ns, attributes, event_name, provider, domain, targeting_key, value, track_attributes = record
+        context = self._context(attributes)
+        event_id, timestamp = self._stamps.stamp(time_ns)
+        source = self.source
+        row = Row(
+            event_id=event_id,
+            kind=KIND_TRACK,
+            timestamp=timestamp,
+            provider=provider,
+            vendor=vendor_for(provider),
+            domain=domain,
+            targeting_key=_text(targeting_key),
+            context_kind=attribute_kind(context),
+            context=attributes_json(context),
+            event_name=_text(event_name),
+            metric_value=_metric(value),
+            attributes=attributes_json(track_attributes),
+            library_version=source.library_version,
+            service_name=source.service_name,
+            environment=source.environment,
+            host=source.host,
+        )
+        return row, time_ns // 1000

@@ -1,0 +1,241 @@
+"""``EventExporter``: the facade that wires the row builder and a sink to the engine."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import weakref
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ._counters import drop_key
+from ._engine import Engine, Limits
+from ._log import logger
+from ._rows import RowBuilder, Source
+from .privacy import ContextPolicy
+from .sinks._base import Sink, sink_stats
+
+DROP_CAPTURE_ERROR: Final = "capture_error"
+"""Drop reason: the caller's thread could not capture an event (a bug, or hostile input)."""
+
+
+class Intake:
+    """Where :class:`~openfeature_s3_export.ExportHook` and
+    :class:`~openfeature_s3_export.TrackingProvider` hand their capture records.
+
+    Public to the package, not to users: ``exporter.intake``.  Everything here runs on the
+    caller's thread, so it only appends and bumps lock-free counters; the worker logs.
+    """
+
+    __slots__ = (
+        "_capture_errors",
+        "_duplicates",
+        "_vendor_errors",
+        "last_evaluation",
+        "last_vendor_error",
+        "submit",
+    )
+
+    def __init__(self, engine: Engine) -> None:
+        self.submit = engine.submit
+        """``submit(record)``: queue one capture record; never blocks, never raises."""
+        self.last_evaluation: object = None
+        """The evaluation an ``ExportHook`` of this exporter captured last (see ``hook.py``)."""
+        self.last_vendor_error = ""
+        self._capture_errors = engine.hot_counter(drop_key(DROP_CAPTURE_ERROR))
+        self._vendor_errors = engine.hot_counter("vendor_track_errors", self._describe_vendor_errors)
+        self._duplicates = engine.hot_counter("duplicate_hook_calls", _DuplicateWarning())
+
+    def capture_failed(self) -> None:
+        """Count an event the caller's thread could not capture."""
+        self._capture_errors.incr()
+
+    def vendor_track_failed(self, provider: str, exc: BaseException) -> None:
+        """Count a vendor ``track`` that raised (the event itself was exported)."""
+        self.last_vendor_error = f"{provider}.track raised {exc!r}"
+        self._vendor_errors.incr()
+
+    def duplicate_hook(self) -> None:
+        """Count an evaluation seen a second time by another ``ExportHook`` of this exporter."""
+        self._duplicates.incr()
+
+    def _describe_vendor_errors(self, count: int) -> str:
+        return (
+            f"the wrapped provider's track() failed {count} times (events still exported); "
+            f"last: {self.last_vendor_error}"
+        )
+
+
+class _DuplicateWarning:
+    """Says once that an ``ExportHook`` is registered twice; the duplicates stay counted."""
+
+    def __init__(self) -> None:
+        self._said = False
+
+    def __call__(self, count: int) -> str | None:
+        if self._said:
+            return None
+        self._said = True
+        return (
+            "ExportHook is registered more than once for the same exporter (an app factory run "
+            f"twice?): each evaluation is exported once, {count} duplicate captures ignored so far; "
+            "register the hook once"
+        )
+
+
+def _check(name: str, value: float, *, minimum: float = 0, inclusive: bool = False) -> None:
+    ok = value >= minimum if inclusive else value > minimum
+    if not ok:
+        bound = f">= {minimum}" if inclusive else f"> {minimum}"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+
+
+class EventExporter:
+    """Batches captured events on background threads and ships them to a sink.
+
+    :param sink: where batches go (:class:`~openfeature_s3_export.FileSink`, an AWS sink, or
+        anything implementing :class:`~openfeature_s3_export.sinks.Sink`).
+    :param max_queue_size: events held in memory at most; when full, new events are dropped
+        and counted as ``dropped.queue_full``.
+    :param max_batch_size: a batch is exported as soon as it holds this many events...
+    :param max_batch_bytes: ...or this many encoded bytes...
+    :param flush_interval: ...or its first event was captured this many seconds ago: no event
+        waits longer than this for its batch to leave.
+    :param max_event_bytes: encoded events larger than this are dropped (``dropped.too_large``).
+    :param export_timeout: longest a single batch export (sink retries included) may take.
+    :param shutdown_timeout: how long the ``atexit`` handler waits for the final flush.
+    :param service_name: written to every row (defaults to ``$OTEL_SERVICE_NAME``).
+    :param environment: written to every row (for example ``"production"``).
+    :param context_policy: which context attributes are exported (allow/deny lists,
+        LaunchDarkly ``privateAttributes``); by default all, minus private attributes.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        max_queue_size: int = 20_000,
+        max_batch_size: int = 5000,
+        max_batch_bytes: int = 4 * 1024 * 1024,
+        flush_interval: float = 5.0,
+        max_event_bytes: int = 1_000_000,
+        export_timeout: float = 30.0,
+        shutdown_timeout: float = 5.0,
+        service_name: str | None = None,
+        environment: str | None = None,
+        context_policy: ContextPolicy | None = None,
+        register_atexit: bool = True,
+    ) -> None:
+        for name, value in (
+            ("max_queue_size", max_queue_size),
+            ("max_batch_size", max_batch_size),
+            ("max_batch_bytes", max_batch_bytes),
+            ("max_event_bytes", max_event_bytes),
+            ("flush_interval", flush_interval),
+            ("export_timeout", export_timeout),
+        ):
+            _check(name, value)
+        _check("shutdown_timeout", shutdown_timeout, inclusive=True)
+        self.sink = sink
+        self._shutdown_timeout = shutdown_timeout
+        rows = RowBuilder(
+            Source(service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"), environment=environment),
+            context_policy,
+        )
+        start = getattr(sink, "start", None)
+        self._engine = Engine(
+            rows.encode,
+            lambda batch, deadline: sink.export(batch, deadline=deadline),
+            Limits(
+                max_queue_size=max_queue_size,
+                max_batch_size=max_batch_size,
+                max_batch_bytes=max_batch_bytes,
+                flush_interval=flush_interval,
+                max_event_bytes=max_event_bytes,
+                export_timeout=export_timeout,
+            ),
+            what=type(sink).__name__,
+            start=start if callable(start) else None,
+        )
+        self.intake = Intake(self._engine)
+        """Where the hook and ``TrackingProvider`` hand capture records (package-internal)."""
+        # Weak references: registering must not keep an abandoned exporter (and its sink) alive.
+        engine_ref = weakref.WeakMethod(self._engine.after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: (m := engine_ref()) and m())
+        if register_atexit:
+            exit_ref = weakref.WeakMethod(self._at_exit)
+            atexit.register(lambda: (m := exit_ref()) and m())
+
+    def track(
+        self,
+        event_name: str,
+        evaluation_context: Any = None,
+        value: float | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        provider_name: str | None = None,
+        domain: str | None = None,
+    ) -> None:
+        """Record a track event (a conversion, a metric) for experiment analysis.
+
+        ``evaluation_context`` is merged over the OpenFeature API and transaction contexts, as
+        ``client.track`` does.  Never raises and never blocks; to also forward the event to the
+        flag vendor, call ``client.track`` on a client whose provider is wrapped in
+        :class:`~openfeature_s3_export.TrackingProvider` instead.
+        """
+        from .tracking import record_track
+
+        record_track(self.intake, event_name, evaluation_context, value, attributes, provider_name, domain)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Export everything queued so far; wait at most *timeout* seconds.
+
+        Returns ``True`` when every event queued before the call was handled and none failed
+        to export, ``False`` on timeout or failure (see :meth:`stats` for the counts).  After a
+        timeout the worker carries on exporting in the background.
+        """
+        return self._engine.flush(timeout)
+
+    def shutdown(self, timeout: float = 30.0) -> bool:
+        """Flush, stop the worker and shut the sink down, within *timeout* seconds.
+
+        Events captured afterwards are dropped and counted as ``dropped.shutdown``.  Returns
+        ``True`` when everything queued was exported.  Safe to call more than once.
+        """
+        if self._engine.closed:
+            return self._engine.shutdown(timeout)
+        ok = self._engine.shutdown(timeout)
+        try:
+            self.sink.shutdown()
+        except Exception:
+            logger.exception("sink shutdown failed")
+            ok = False
+        return ok
+
+    def stats(self) -> Mapping[str, int]:
+        """Counters: ``enqueued``, ``exported``, ``dropped`` (total) and ``dropped.<reason>``,
+        ``failed``, ``retried``, ``batches``, ``bytes`` (encoded bytes handed to the sink),
+        ``queued`` (records waiting for the worker), ``pending`` (encoded events in batches not
+        yet exported), ``vendor_track_errors``, ``duplicate_hook_calls`` (evaluations a second
+        ``ExportHook`` of this exporter saw and ignored), plus the sink's own counters under
+        ``sink.<name>``.
+
+        Every event is accounted for: ``enqueued == exported + queued + pending + dropped after
+        enqueue`` (every reason except ``queue_full``, ``shutdown`` and ``capture_error``,
+        which are counted before an event enters the queue).
+        """
+        values = self._engine.stats()
+        for key in ("vendor_track_errors", "duplicate_hook_calls"):
+            values.setdefault(key, 0)
+        for key, value in sink_stats(self.sink).items():
+            values[f"sink.{key}"] = value
+        return values
+
+    def _at_exit(self) -> None:
+        if not self._engine.closed:
+            self.shutdown(self._shutdown_timeout)
+
+
+__all__ = ["DROP_CAPTURE_ERROR", "EventExporter", "Intake"]
