@@ -20,13 +20,13 @@ GOAL = 1.05
 def demo_events(users: int) -> list[Any]:
     from openfeature import api
 
-    from openfeature_s3_export import demo
+    from openfeature_s3_export.cli.demo import _in_memory_provider, run_shop
     from openfeature_s3_export.testing import capture_events
 
-    provider, _ = demo._in_memory_provider()
+    provider, _ = _in_memory_provider()
     api.set_provider(provider)
     with capture_events(max_batch_size=1_000_000) as captured:
-        demo.run_shop(api.get_client(), users, seed=1)
+        run_shop(api.get_client(), users, seed=1)
         captured.rows()
         events = captured.sink.lines
     api.shutdown()

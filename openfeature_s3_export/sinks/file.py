@@ -87,6 +87,18 @@ class FileSink:
             tmp.unlink(missing_ok=True)
             raise
 
+    def check(self) -> None:
+        """Verify that the directory can be created and written (writes and removes a hidden file).
+
+        :raises OSError: with the path and the reason (permission denied, read-only disk...).
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        probe = self.directory / f".check-{os.getpid()}.tmp"
+        try:
+            probe.write_bytes(b"")
+        finally:
+            probe.unlink(missing_ok=True)
+
     def shutdown(self) -> None:
         """Nothing to release: every export closes its files."""
 

@@ -22,8 +22,16 @@ _TIMESTAMP = ("timestamp",)
 
 
 def arrow_schema() -> Any:
-    """The ``pyarrow.Schema`` of schema v1 Parquet files (columns in :data:`COLUMNS` order)."""
-    import pyarrow as pa
+    """The ``pyarrow.Schema`` of schema v1 Parquet files (columns in :data:`COLUMNS` order).
+
+    :raises ModuleNotFoundError: naming the extra to install when pyarrow is missing.
+    """
+    try:
+        import pyarrow as pa
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            "Parquet output needs pyarrow: pip install 'openfeature-s3-export[parquet]'", name="pyarrow"
+        ) from exc
 
     def column_type(name: str) -> Any:
         if name in _INTEGER:
