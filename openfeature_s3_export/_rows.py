@@ -66,12 +66,12 @@ _new_tuple = tuple.__new__  # a named tuple's own __new__ is a Python function: 
 _orjson = orjson.dumps
 
 
-def _json_key(value: Any) -> tuple[Any, ...]:
+def _json_key(value: Any) -> str:
     """A flag value the line cache cannot compare directly: floats by their exact bits (the sign
     of zero, NaN), containers and other objects by their JSON text."""
     if type(value) is float:
-        return (float, value.hex())
-    return (dict, dumps(value))
+        return value.hex()
+    return dumps(value)
 
 
 def _metadata_key(metadata: Any) -> tuple[Any, ...]:
@@ -144,12 +144,15 @@ class RowBuilder:
         provider = hook_context.provider_metadata
         client = hook_context.client_metadata
         default = hook_context.default_value
+        value_type, default_type = type(value), type(default)
         key = (
-            (type(value), value) if type(value) in _COMPARABLE else _json_key(value),
+            value if value_type in _COMPARABLE else _json_key(value),
+            value_type,
             variant,
             reason,
             error_code,
-            (type(default), default) if type(default) in _COMPARABLE else _json_key(default),
+            default if default_type in _COMPARABLE else _json_key(default),
+            default_type,
             hook_context.flag_type,
             provider.name if provider is not None else None,
             client.domain if client is not None else None,
