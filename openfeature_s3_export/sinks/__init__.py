@@ -3,9 +3,9 @@
 The AWS sinks import boto3 only when they first talk to AWS, so importing them is cheap.
 """
 
-from ._aws import RetryPolicy, SinkConfigurationError
-from ._base import ExportResult, Sink
-from ._records import DROP_RECORD_TOO_LARGE
+from ._aws import AwsOptions, RetryPolicy, SinkConfigurationError
+from ._aws_records import DROP_RECORD_TOO_LARGE
+from ._base import BaseSink, ExportResult, Sink
 from .file import FileSink
 from .firehose import FirehoseSink
 from .kinesis import KinesisSink
@@ -15,6 +15,8 @@ from .url import sink_from_url
 
 __all__ = [
     "DROP_RECORD_TOO_LARGE",
+    "AwsOptions",
+    "BaseSink",
     "ExportResult",
     "FileSink",
     "FirehoseSink",
