@@ -7,6 +7,8 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,12 @@ from openfeature_s3_export import (
     ExportHook,
     FileSink,
     Row,
+    SinkConfigurationError,
     sink_from_url,
 )
 from openfeature_s3_export._encoding import encode_row
+from openfeature_s3_export.sinks import _compress
+from openfeature_s3_export.testing import capture_events
 
 HOUR_US = 3_600_000_000
 NAME = re.compile(r"^part-\d{8}T\d{6}Z-[\w-]+-\d+-[0-9a-f]{8}-\d{6}\.json\.gz$")
@@ -201,3 +206,132 @@ def test_sink_from_url_file(url: str, expected: str, tmp_path: Path, monkeypatch
 def test_sink_from_url_rejects_bad_urls(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         sink_from_url(url)
+
+
+def test_partition_folder_removed_under_the_sink_is_recreated(tmp_path: Path) -> None:
+    """A cleanup job deletes a partition folder the sink has already created (and cached)."""
+    sink = FileSink(tmp_path)
+    when = 1_795_000_000 * 1_000_000
+    assert sink.export([_event(1, when)]).delivered == 1
+    partition = tmp_path / "dt=2026-11-18" / "hour=11"
+    shutil.rmtree(partition)
+    batch = [_event(n, when) for n in range(2, 5)]
+    result = sink.export(batch)
+    assert (result.delivered, list(result.failed), result.error) == (3, [], None)
+    assert result.retried == 3, "the lines were written a second time, into the new folder"
+    assert sorted(r["targeting_key"] for r in read_all(partition)) == ["u2", "u3", "u4"]
+
+
+def _rows_of_a_real_run(n: int) -> list[Any]:
+    api.set_provider_and_wait(
+        InMemoryProvider(
+            {
+                "b": InMemoryFlag("on", {"on": True, "off": False}),
+                "o": InMemoryFlag("n", {"n": {"a": [1, {"b": None}]}}),
+            }
+        )
+    )
+    client = api.get_client()
+    with capture_events(max_batch_size=100_000) as captured:
+        for i in range(n):
+            ctx = EvaluationContext(f"user-{i % 7}", {"n": i})
+            client.get_boolean_value("b", False, ctx)
+            client.get_object_value("o", {}, ctx)
+            client.get_boolean_value("missing", False, ctx)
+            captured.exporter.track("purchase", ctx, float(i) / 4, {"sku": f"s{i}"})
+        captured.rows()  # flushes
+        return captured.sink.lines
+
+
+def test_parquet_files_read_back_in_duckdb_with_fixed_types(tmp_path: Path) -> None:
+    lines = _rows_of_a_real_run(50)
+    sink = sink_from_url(f"file://{tmp_path}?format=parquet&parquet_compression=snappy")
+    assert isinstance(sink, FileSink) and sink.format == "parquet"
+    sink.start()
+    assert sink.export(lines).delivered == len(lines) == 200
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert files and all(re.match(r"^part-.*\.parquet$", p.name) for p in files), files
+
+    con = duckdb.connect()
+    scan = f"read_parquet('{tmp_path}/**/*.parquet', hive_partitioning = true)"
+    types = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+    assert types["timestamp"] == "TIMESTAMP WITH TIME ZONE"
+    assert (types["schema_version"], types["is_default_value"], types["metric_value"]) == (
+        "INTEGER",
+        "BOOLEAN",
+        "DOUBLE",
+    )
+    assert {types[c] for c in ("event_id", "kind", "value", "context", "attributes")} == {"VARCHAR"}
+    got = con.execute(
+        "SELECT event_id, schema_version, kind, epoch_us(timestamp), flag_key, value, "
+        f"is_default_value, metric_value, attributes FROM {scan}"
+    ).fetchall()
+    expected = []
+    for line in lines:
+        row = json.loads(line.data)
+        expected.append(
+            (
+                row["event_id"],
+                row["schema_version"],
+                row["kind"],
+                line.timestamp_us,
+                row["flag_key"],
+                row["value"],
+                row["is_default_value"],
+                row["metric_value"],
+                row["attributes"],
+            )
+        )
+    assert sorted(got, key=str) == sorted(expected, key=str)
+
+
+def test_check_passes_on_a_writable_directory_and_leaves_nothing(tmp_path: Path) -> None:
+    FileSink(tmp_path / "new" / "dir").check()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_directory_that_cannot_be_created_fails_fast(tmp_path: Path) -> None:
+    # chmod does not stop root: a regular file where a folder must be stops everyone.
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    with pytest.raises(SinkConfigurationError, match=r"cannot be created or written.*writable directory"):
+        FileSink(blocker / "exports")
+    sink = FileSink(tmp_path / "exports")
+    shutil.rmtree(tmp_path / "exports")
+    (tmp_path / "exports").write_text("replaced by a file after start-up")
+    with pytest.raises(SinkConfigurationError, match="exports"):
+        sink.check()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+def test_check_probes_an_existing_directory_it_cannot_write() -> None:
+    # /proc/self is a directory in which nobody, root included, can create a file.
+    sink = FileSink("/proc/self")
+    with pytest.raises(SinkConfigurationError, match="/proc/self"):
+        sink.check()
+
+
+@pytest.mark.parametrize("backend", ["isal", "zlib"])
+def test_gzip_from_isal_and_from_zlib_reads_back(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend == "zlib":
+        monkeypatch.setattr(_compress, "_isal", None)
+    else:
+        assert _compress._isal is not None, "isal is a runtime dependency"
+    batch = [_event(n, 1_795_000_000 * 1_000_000) for n in range(200)]
+    for level in _compress.COMPRESS_LEVELS:
+        body = _compress.gzip_compress(b"".join(e.data for e in batch), level)
+        assert gzip.decompress(body) == b"".join(e.data for e in batch), (backend, level)
+    FileSink(tmp_path).export(batch)
+    (path,) = tmp_path.rglob("*.json.gz")
+    rows = duckdb.connect().execute(f"SELECT targeting_key FROM read_json('{path}')").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(f"u{n}" for n in range(200))
+
+
+def test_compresslevel_maps_onto_isal_levels_and_is_validated() -> None:
+    assert [_compress.isal_level(level) for level in range(10)] == [0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    with pytest.raises(ValueError, match="compresslevel must be between 0 and 9"):
+        FileSink("unused", compresslevel=10)
+    with pytest.raises(ValueError, match="format must be one of ndjson, parquet"):
+        sink_from_url("file:./x?format=csv")

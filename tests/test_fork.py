@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from openfeature.evaluation_context import EvaluationContext
 
 from openfeature_s3_export import EventExporter, FileSink
+from openfeature_s3_export.sinks._partitioned import ObjectNamer
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -85,3 +87,36 @@ def test_a_fork_that_ran_no_hooks_is_detected_when_the_queue_fills(caplog: pytes
     exporter.shutdown(timeout=5)
     (warning,) = [r for r in caplog.records if "forked without" in r.getMessage()]
     assert warning.threadName != "MainThread", "logged by the worker, not the caller's thread"
+
+
+def _without_time(name: str) -> str:
+    """``<host>-<pid>-<token>-<seq>.json.gz``: a name without its one-second timestamp, so two
+    names drawn in different seconds still compare equal when everything else is."""
+    match = re.fullmatch(r"part-\d{8}T\d{6}Z-(.+)", name)
+    assert match, name
+    return match.group(1)
+
+
+def test_a_forked_child_never_draws_the_parents_file_names() -> None:
+    namer = ObjectNamer()
+    before = namer.next_name(".json.gz")  # the parent's token and sequence exist before the fork
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: must exit without returning into pytest
+        code = 1
+        try:
+            os.close(read_end)
+            names = [namer.next_name(".json.gz") for _ in range(3)]
+            os.write(write_end, json.dumps(names).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child = json.loads(pipe.read())
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    parent = [before] + [namer.next_name(".json.gz") for _ in range(3)]
+    assert not {_without_time(n) for n in child} & {_without_time(n) for n in parent}
+    token = before.rsplit("-", 2)[1]
+    assert all(name.rsplit("-", 2)[1] != token for name in child), "the child draws its own token"

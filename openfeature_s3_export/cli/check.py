@@ -18,7 +18,7 @@ def open_sink(url: str) -> Any:
         raise CliUsageError(str(exc), "see docs/aws.md for the URL forms") from exc
     except ImportError as exc:
         raise CliError(str(exc)) from exc
-    except OSError as exc:  # FileSink creates its directory
+    except (SinkConfigurationError, OSError) as exc:  # FileSink creates its directory
         raise CliError(f"cannot use {url}: {exc}", "pick a directory you can write to") from exc
 
 

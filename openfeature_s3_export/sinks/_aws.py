@@ -1,4 +1,4 @@
-"""What the AWS sinks share: boto3 clients, error classes, retry timing and option parsing.
+"""What the AWS sinks share: client settings, boto3 clients, error classes and retry timing.
 
 boto3 and botocore are imported inside functions: importing the package (and building a sink)
 stays cheap for applications that only write local files, and the first client is created on
@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import attrs
 
@@ -48,6 +48,10 @@ _RETRYABLE = frozenset(
         "KMSInternalException",
     }
 )
+
+# Parts of per-record error codes that no retry can fix; matched anywhere in the code because
+# services prefix them (``KMSAccessDeniedException``, ``ResourceNotFoundException``).
+_FATAL_CODE_PARTS = ("AccessDenied", "NotFound", "Disabled", "InvalidState", "OptInRequired")
 
 
 class SinkConfigurationError(RuntimeError):
@@ -103,10 +107,6 @@ class Backoff:
         self.attempt += 1
         return True
 
-    def remaining(self) -> float:
-        """Seconds left before the budget runs out (for per-call timeouts)."""
-        return max(self._stop - time.monotonic(), 0.0)
-
 
 def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ``ClientError``, or the exception's class name."""
@@ -138,9 +138,17 @@ def classify(exc: BaseException) -> ErrorClass:
     return "fatal"
 
 
-def code_is_throttle(code: str) -> bool:
-    """Whether a per-record ``ErrorCode`` (Firehose, Kinesis) means "slow down"."""
-    return code in _THROTTLED
+def classify_code(code: str) -> ErrorClass:
+    """Whether a per-record ``ErrorCode`` (Firehose, Kinesis) is worth resending.
+
+    Codes that name a missing, disabled or forbidden resource (``AccessDenied*``,
+    ``KMSNotFoundException``, ``*Disabled*``...) fail at once: no resend can fix them.
+    """
+    if code in _THROTTLED:
+        return "throttled"
+    if any(part in code for part in _FATAL_CODE_PARTS):
+        return "fatal"
+    return "retryable"
 
 
 def describe_error(exc: BaseException, what: str) -> str:
@@ -158,6 +166,55 @@ def describe_error(exc: BaseException, what: str) -> str:
     return f"{what}: {code}: {message[:300]}"
 
 
+@attrs.frozen(kw_only=True, slots=True)
+class AwsOptions:
+    """How an AWS sink reaches its service: the client settings every AWS sink takes.
+
+    Pass one to several sinks (``S3Sink(..., aws=options)``) or use the sinks' keyword
+    arguments of the same names, which override its fields.  The client follows boto3's
+    standard configuration: the credential chain, ``AWS_REGION`` / ``AWS_DEFAULT_REGION``,
+    ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    client: Any = None
+    """A boto3 client of the sink's service to use as it is; the other settings then only
+    name where it points in error messages."""
+    region: str | None = None
+    """The region; ``None`` reads ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` / the config file."""
+    endpoint_url: str | None = None
+    """An endpoint override; ``None`` honours ``AWS_ENDPOINT_URL(_<SERVICE>)``."""
+    connect_timeout: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
+    """Seconds to open a connection."""
+    read_timeout: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.gt(0))
+    )
+    """Seconds to wait for a response; ``None``: the sink's default (60 for S3, 30 otherwise)."""
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    """Backoff and budget for resending what failed."""
+
+    @classmethod
+    def build(cls, sink: str, base: AwsOptions | None, settings: AwsSettings) -> AwsOptions:
+        """*base* (or the defaults) with every setting given as a keyword that is not ``None``."""
+        given: dict[str, Any] = {name: value for name, value in settings.items() if value is not None}
+        unknown = sorted(set(given) - set(attrs.fields_dict(cls)))
+        if unknown:
+            raise TypeError(f"{sink} got unexpected keyword argument(s): {', '.join(unknown)}")
+        return attrs.evolve(base or cls(), **given)
+
+
+class AwsSettings(TypedDict, total=False):
+    """The keyword arguments of every AWS sink that fill its :class:`AwsOptions`."""
+
+    client: Any
+    region: str | None
+    endpoint_url: str | None
+    connect_timeout: float | None
+    read_timeout: float | None
+    retry: RetryPolicy | None
+
+
 class ClientFactory:
     """Creates the boto3 client on first use, again after ``fork()``, or returns the caller's.
 
@@ -166,29 +223,18 @@ class ClientFactory:
     own retries are off (one attempt per call) because the sinks retry per record.
     """
 
-    def __init__(
-        self,
-        service: str,
-        *,
-        client: Any = None,
-        region: str | None = None,
-        endpoint_url: str | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
-    ) -> None:
+    def __init__(self, service: str, options: AwsOptions, default_read_timeout: float = 30.0) -> None:
         self.service = service
-        self._given = client
-        self._region = region
-        self._endpoint_url = endpoint_url
-        self._timeouts = (connect_timeout, read_timeout)
+        self._options = options
+        self._read_timeout = options.read_timeout or default_read_timeout
         self._lock = threading.Lock()
         self._client: Any = None
         self._pid = -1
 
     def get(self) -> Any:
         """The client to use now (raises botocore's error when one cannot be made)."""
-        if self._given is not None:
-            return self._given
+        if self._options.client is not None:
+            return self._options.client
         pid = os.getpid()
         if self._client is None or self._pid != pid:
             with self._lock:
@@ -202,25 +248,25 @@ class ClientFactory:
 
         config = Config(
             retries={"mode": "standard", "max_attempts": 1},
-            connect_timeout=self._timeouts[0],
-            read_timeout=self._timeouts[1],
+            connect_timeout=self._options.connect_timeout,
+            read_timeout=self._read_timeout,
             user_agent_extra=f"openfeature-s3-export/{__version__}",
         )
         session = boto3.session.Session()
         # botocore reads AWS_DEFAULT_REGION and the config file but not AWS_REGION, which the
         # other AWS SDKs and Lambda use: honour both.
-        region = self._region or session.region_name or os.environ.get("AWS_REGION") or None
+        region = self._options.region or session.region_name or os.environ.get("AWS_REGION") or None
         return session.client(
             self.service,  # type: ignore[call-overload]
             region_name=region,
-            endpoint_url=self._endpoint_url,
+            endpoint_url=self._options.endpoint_url,
             config=config,
         )
 
     def describe(self) -> str:
         """Where the client points (region and endpoint), for error messages; no secrets."""
-        client = self._client or self._given
+        client = self._client or self._options.client
         if client is None:
-            return f"region={self._region or '(from environment)'}"
+            return f"region={self._options.region or '(from environment)'}"
         meta = client.meta
         return f"region={meta.region_name}, endpoint={meta.endpoint_url}"

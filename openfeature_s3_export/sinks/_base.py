@@ -1,7 +1,11 @@
-"""The sink protocol: one destination, knowing nothing about OpenFeature."""
+"""The sink protocol and the base class every sink of this package inherits.
+
+A sink owns one destination and knows nothing about OpenFeature.
+"""
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -42,7 +46,8 @@ class Sink(Protocol):
     Optional methods the pipeline uses when a sink has them: ``start()``, called once on the
     sender thread when the exporter starts (and again in a forked child) to build clients
     before the first batch; ``stats()``, the sink's own counters (shown as ``sink.<name>``).
-    AWS sinks also offer ``check()`` for users to verify the configuration at start-up.
+    Every sink of this package also offers ``check()`` for users to verify the configuration
+    at start-up.
 
     .. versionadded:: 0.1.0
     """
@@ -54,6 +59,33 @@ class Sink(Protocol):
     def shutdown(self) -> None:
         """Release resources; called once, after the last export."""
         ...
+
+
+class BaseSink(abc.ABC):
+    """What every sink of this package shares: the optional methods, as no-ops.
+
+    A subclass implements :meth:`export` and overrides only the methods it needs; the others
+    are no-ops on purpose (hence ``noqa: B027``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    @abc.abstractmethod
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
+        """Deliver *batch*, returning what happened to each line (see :class:`Sink`)."""
+
+    def start(self) -> None:  # noqa: B027
+        """Prepare for the first batch (build clients); called on the pipeline's sender thread."""
+
+    def stats(self) -> Mapping[str, int]:
+        """The sink's own counters (shown as ``sink.<name>`` in the exporter's stats)."""
+        return {}
+
+    def check(self) -> None:  # noqa: B027
+        """Verify the configuration now; raises ``SinkConfigurationError`` with the fix."""
+
+    def shutdown(self) -> None:  # noqa: B027
+        """Release resources; called once, after the last export."""
 
 
 def sink_stats(sink: object) -> Mapping[str, int]:

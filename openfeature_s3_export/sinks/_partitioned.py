@@ -1,4 +1,9 @@
-"""Event-time hive partitions and collision-free object names, shared by the file and S3 sinks."""
+"""The partition writer the file and S3 sinks share.
+
+A batch is split by event-time hive partition, each partition's lines become one body (gzip
+NDJSON or Parquet) under a collision-free name, and a per-destination *put* (a file rename, an
+S3 ``PutObject``) stores it.  The writer counts what landed and gives back what did not.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,16 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+import attrs
+
+from .._counters import Counters
 from .._encoding import EncodedLine
+from ._base import ExportResult
+from ._compress import gzip_compress, validate_level
+
+FORMATS = ("ndjson", "parquet")
 
 
 def partition_path(timestamp_us: int) -> str:
@@ -58,3 +70,105 @@ class ObjectNamer:
             seq = self._seq
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         return f"{self._prefix}-{stamp}-{self._host}-{self._pid}-{self._token}-{seq:06d}{suffix}"
+
+
+@attrs.frozen(slots=True)
+class BodyFormat:
+    """How a partition's lines become one file or object body, and what it is called."""
+
+    format: str
+    compresslevel: int = attrs.field(default=3, converter=validate_level)
+    parquet_compression: str = "zstd"
+
+    def __attrs_post_init__(self) -> None:
+        check_format(self.format)
+        if self.format == "parquet":
+            from .parquet import arrow_schema
+
+            arrow_schema()  # fail at construction, not on the worker, when pyarrow is missing
+
+    @property
+    def suffix(self) -> str:
+        """The file name ending readers match on."""
+        return ".json.gz" if self.format == "ndjson" else ".parquet"
+
+    @property
+    def content_type(self) -> str:
+        """The MIME type of a body."""
+        return "application/gzip" if self.format == "ndjson" else "application/vnd.apache.parquet"
+
+    def encode(self, lines: Sequence[EncodedLine]) -> bytes:
+        """One body holding *lines*, in order."""
+        if self.format == "parquet":
+            from .parquet import to_parquet
+
+            return to_parquet(lines, self.parquet_compression)
+        return gzip_compress(b"".join(line.data for line in lines), self.compresslevel)
+
+    def warm_up(self) -> None:
+        """Load Parquet's reader and writer before the first batch (nothing to do for gzip)."""
+        if self.format == "parquet":
+            from .parquet import warm_up
+
+            warm_up()
+
+
+def check_format(format: str) -> None:
+    """``ValueError`` naming the valid formats when *format* is not one of them."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+
+
+@attrs.frozen(slots=True)
+class PutOutcome:
+    """What became of one body handed to a destination's put."""
+
+    error: str | None = None
+    """Why the body was not stored, or ``None`` when it was."""
+    retried: int = 0
+    """Lines sent again after a retryable failure (counted once per resend)."""
+
+
+Put = Callable[[str, bytes, Sequence[EncodedLine], "float | None"], PutOutcome]
+"""Stores one body in a partition folder: ``put(partition, body, lines, deadline)``."""
+
+
+class PartitionWriter:
+    """Writes a batch as one body per event-time partition through a destination's *put*.
+
+    Counts ``objects``, ``events``, ``payload_bytes`` (NDJSON before encoding) and
+    ``object_bytes`` (as stored) into *counters*.
+    """
+
+    def __init__(self, body: BodyFormat, put: Put, counters: Counters) -> None:
+        self.body = body
+        self._put = put
+        self._counters = counters
+        self._names = ObjectNamer()
+
+    def new_name(self) -> str:
+        """A fresh, collision-free file or object name for a body."""
+        return self._names.next_name(self.body.suffix)
+
+    def export(self, batch: Sequence[EncodedLine], deadline: float | None) -> ExportResult:
+        """Store *batch*; a partition whose body was not stored comes back as failed."""
+        delivered = retried = 0
+        failed: list[EncodedLine] = []
+        errors: list[str] = []
+        counters = self._counters
+        for partition, lines in group_by_partition(batch).items():
+            body = self.body.encode(lines)
+            outcome = self._put(partition, body, lines, deadline)
+            retried += outcome.retried
+            if outcome.error is not None:
+                failed.extend(lines)
+                errors.append(outcome.error)
+                continue
+            delivered += len(lines)
+            counters.add("objects")
+            counters.add("events", len(lines))
+            counters.add("payload_bytes", sum(len(line.data) for line in lines))
+            counters.add("object_bytes", len(body))
+        return ExportResult(
+            delivered=delivered, failed=failed, retried=retried, error="; ".join(errors) or None
+        )

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult
 
 from .._encoding import EncodedLine
-from ._aws import RetryPolicy, SinkConfigurationError
+from ._aws import AwsOptions, AwsSettings, SinkConfigurationError
+from ._aws_records import AwsRecord, Limits, RecordSink
 from ._base import ExportResult
-from ._records import Entry, Limits, RecordSink
 from .url import boolean, parse_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MAX_RECORD_BYTES = 1_024_000
 """Firehose's per-record limit: 1,000 KiB of data (before base64)."""
@@ -44,9 +47,13 @@ class FirehoseSink(RecordSink):
     export deadline.  An event larger than one record is dropped and counted as
     ``record_too_large``.
 
-    The boto3 client follows the standard configuration (credential chain, ``AWS_REGION``,
-    ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_FIREHOSE``); pass ``client=`` to use your own.
-    Note that Firehose's ``!{timestamp:...}`` S3 prefixes use arrival time, not event time.
+    Client settings: *aws* (:class:`AwsOptions`; ``read_timeout`` 30 s by default), each
+    overridden by the keyword argument of the same name.  boto3's standard configuration
+    applies, including ``AWS_ENDPOINT_URL_FIREHOSE``.
+
+    Counters (``stats()``): records, events, payload_bytes, billed_bytes, requests,
+    failed_requests, retried_records, throttled, record_too_large.  Note that Firehose's
+    ``!{timestamp:...}`` S3 prefixes use arrival time, not event time.
 
     .. versionadded:: 0.1.0
     """
@@ -55,14 +62,10 @@ class FirehoseSink(RecordSink):
         self,
         delivery_stream: str,
         *,
-        client: Any = None,
-        region: str | None = None,
-        endpoint_url: str | None = None,
         pack: bool = True,
         record_bytes: int = 256_000,
-        retry: RetryPolicy | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        aws: AwsOptions | None = None,
+        **settings: Unpack[AwsSettings],
     ) -> None:
         if not delivery_stream:
             raise ValueError("FirehoseSink needs a delivery stream name")
@@ -75,45 +78,40 @@ class FirehoseSink(RecordSink):
             "firehose",
             f"firehose delivery stream {delivery_stream!r}",
             Limits(MAX_CALL_RECORDS, MAX_CALL_BYTES),
-            client=client,
-            region=region,
-            endpoint_url=endpoint_url,
-            retry=retry,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
+            AwsOptions.build("FirehoseSink", aws, settings),
             billed=billed_bytes,
         )
 
     def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Send *batch*, packed into records; see the class documentation for retries."""
-        entries, too_large = self._records(batch)
-        return self._send(entries, too_large, deadline)
+        records, too_large = self._pack(batch)
+        return self._send(records, too_large, deadline)
 
-    def _records(self, batch: Sequence[EncodedLine]) -> tuple[list[Entry], int]:
-        entries: list[Entry] = []
+    def _pack(self, batch: Sequence[EncodedLine]) -> tuple[list[AwsRecord], int]:
+        records: list[AwsRecord] = []
         too_large = 0
         limit = self.record_bytes if self.pack else MAX_RECORD_BYTES
         parts: list[bytes] = []
-        events: list[EncodedLine] = []
+        lines: list[EncodedLine] = []
         size = 0
-        for event in batch:
-            n = len(event.data)
+        for line in batch:
+            n = len(line.data)
             if n > MAX_RECORD_BYTES:
                 too_large += 1
                 continue
-            if events and (not self.pack or size + n > limit):
-                entries.append(Entry(b"".join(parts), events))
-                parts, events, size = [], [], 0
-            parts.append(event.data)
-            events.append(event)
+            if lines and (not self.pack or size + n > limit):
+                records.append(AwsRecord(b"".join(parts), lines))
+                parts, lines, size = [], [], 0
+            parts.append(line.data)
+            lines.append(line)
             size += n
-        if events:
-            entries.append(Entry(b"".join(parts), events))
-        return entries, too_large
+        if lines:
+            records.append(AwsRecord(b"".join(parts), lines))
+        return records, too_large
 
-    def _put(self, call: Sequence[Entry]) -> list[str | None]:
+    def _put(self, call: Sequence[AwsRecord]) -> list[str | None]:
         response = self._clients.get().put_record_batch(
-            DeliveryStreamName=self.delivery_stream, Records=[{"Data": entry.data} for entry in call]
+            DeliveryStreamName=self.delivery_stream, Records=[{"Data": record.data} for record in call]
         )
         if not response.get("FailedPutCount"):
             return [None] * len(call)
@@ -126,7 +124,7 @@ class FirehoseSink(RecordSink):
 
         :raises SinkConfigurationError: with what is wrong and how to fix it.
         """
-        description = self._describe("describe_delivery_stream", DeliveryStreamName=self.delivery_stream)
+        description = self._check_call("describe_delivery_stream", DeliveryStreamName=self.delivery_stream)
         info = description["DeliveryStreamDescription"]
         status = info.get("DeliveryStreamStatus")
         if status != "ACTIVE":

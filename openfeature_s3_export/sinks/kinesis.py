@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult
 
 from .._encoding import EncodedLine
-from ._aws import RetryPolicy, SinkConfigurationError
+from ._aws import AwsOptions, AwsSettings, SinkConfigurationError
+from ._aws_records import AwsRecord, Limits, RecordSink
 from ._base import ExportResult
-from ._records import Entry, Limits, RecordSink
 from .url import parse_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MAX_RECORD_BYTES = 1_048_576
 """Kinesis' per-record limit: 1 MiB of data plus partition key."""
@@ -46,8 +49,12 @@ class KinesisSink(RecordSink):
     only those, with exponential backoff and full jitter (:class:`RetryPolicy`).  An event
     larger than one record is dropped and counted as ``record_too_large``.
 
-    The boto3 client follows the standard configuration (credential chain, ``AWS_REGION``,
-    ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_KINESIS``); pass ``client=`` to use your own.
+    Client settings: *aws* (:class:`AwsOptions`; ``read_timeout`` 30 s by default), each
+    overridden by the keyword argument of the same name.  boto3's standard configuration
+    applies, including ``AWS_ENDPOINT_URL_KINESIS``.
+
+    Counters (``stats()``): records, events, payload_bytes, requests, failed_requests,
+    retried_records, throttled, record_too_large.
 
     .. versionadded:: 0.1.0
     """
@@ -56,12 +63,8 @@ class KinesisSink(RecordSink):
         self,
         stream_name: str,
         *,
-        client: Any = None,
-        region: str | None = None,
-        endpoint_url: str | None = None,
-        retry: RetryPolicy | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        aws: AwsOptions | None = None,
+        **settings: Unpack[AwsSettings],
     ) -> None:
         if not stream_name:
             raise ValueError("KinesisSink needs a stream name")
@@ -70,30 +73,25 @@ class KinesisSink(RecordSink):
             "kinesis",
             f"kinesis stream {stream_name!r}",
             Limits(MAX_CALL_RECORDS, MAX_CALL_BYTES),
-            client=client,
-            region=region,
-            endpoint_url=endpoint_url,
-            retry=retry,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
+            AwsOptions.build("KinesisSink", aws, settings),
         )
 
     def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Send *batch*, one record per event; see the class documentation for retries."""
-        entries: list[Entry] = []
+        records: list[AwsRecord] = []
         too_large = 0
-        for event in batch:
-            entry = Entry(event.data, [event], partition_key(event))
-            if entry.size > MAX_RECORD_BYTES:
+        for line in batch:
+            record = AwsRecord(line.data, [line], partition_key(line))
+            if record.size > MAX_RECORD_BYTES:
                 too_large += 1
             else:
-                entries.append(entry)
-        return self._send(entries, too_large, deadline)
+                records.append(record)
+        return self._send(records, too_large, deadline)
 
-    def _put(self, call: Sequence[Entry]) -> list[str | None]:
+    def _put(self, call: Sequence[AwsRecord]) -> list[str | None]:
         response = self._clients.get().put_records(
             StreamName=self.stream_name,
-            Records=[{"Data": entry.data, "PartitionKey": entry.key} for entry in call],
+            Records=[{"Data": record.data, "PartitionKey": record.key} for record in call],
         )
         if not response.get("FailedRecordCount"):
             return [None] * len(call)
@@ -106,7 +104,7 @@ class KinesisSink(RecordSink):
 
         :raises SinkConfigurationError: with what is wrong and how to fix it.
         """
-        summary = self._describe("describe_stream_summary", StreamName=self.stream_name)
+        summary = self._check_call("describe_stream_summary", StreamName=self.stream_name)
         status = summary["StreamDescriptionSummary"]["StreamStatus"]
         if status not in ("ACTIVE", "UPDATING"):
             raise SinkConfigurationError(f"{self._what} is {status}, not ACTIVE")

@@ -9,10 +9,10 @@ from typing import Any
 
 from .._encoding import EncodedLine
 from ..schema import Row
-from ._base import ExportResult
+from ._base import BaseSink, ExportResult
 
 
-class InMemorySink:
+class InMemorySink(BaseSink):
     """Collects every exported line in memory.
 
     ``rows()`` gives the decoded JSON rows exactly as a file or S3 sink would have written them,
@@ -53,6 +53,3 @@ class InMemorySink:
         with self._lock:
             self._lines.clear()
             self.batches = 0
-
-    def shutdown(self) -> None:
-        """Nothing to release."""

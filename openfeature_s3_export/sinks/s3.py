@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import gzip
-import random
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult
 
-from .._counters import Counters
 from .._encoding import EncodedLine
-from ._aws import (
-    Backoff,
-    ClientFactory,
-    RetryPolicy,
-    SinkConfigurationError,
-    classify,
-    describe_error,
-    error_code,
-)
+from ._aws import AwsOptions, AwsSettings, error_code
+from ._aws_records import AwsRecord, AwsSink, Limits
 from ._base import ExportResult
-from ._partitioned import ObjectNamer, group_by_partition
+from ._partitioned import BodyFormat, PartitionWriter, PutOutcome
 from .url import boolean, parse_options
 
-FORMATS = ("ndjson", "parquet")
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 SSE_MODES = ("AES256", "aws:kms", "aws:kms:dsse")
+_ONE_OBJECT_PER_CALL = Limits(max_records=1, max_call_bytes=2**63)
 
 
-class S3Sink:
+class S3Sink(AwsSink):
     """Writes each batch as objects under ``s3://BUCKET/PREFIX``, partitioned by event time.
 
     Layout, the same as :class:`~openfeature_s3_export.FileSink`::
@@ -35,9 +28,11 @@ class S3Sink:
         PREFIX/dt=YYYY-MM-DD/hour=HH/part-<utc>-<host>-<pid>-<random>-<seq>.json.gz
 
     ``format="ndjson"`` (gzip NDJSON, the default) or ``"parquet"`` (``[parquet]`` extra; fixed
-    column types, see :func:`~openfeature_s3_export.sinks.parquet.arrow_schema`).  One object
-    per batch and partition: objects roll at the pipeline's batch limits, so for fewer, larger
-    objects raise ``EventExporter(flush_interval=..., max_batch_size=..., max_batch_bytes=...)``.
+    column types, see :func:`~openfeature_s3_export.sinks.parquet.arrow_schema`).
+    ``compresslevel`` (0-9, zlib's scale, default 3) is explained in
+    :class:`~openfeature_s3_export.FileSink`.  One object per batch and partition: objects
+    roll at the pipeline's batch limits, so for fewer, larger objects raise
+    ``EventExporter(flush_interval=..., max_batch_size=..., max_batch_bytes=...)``.
 
     Keys are unique per process and written with ``If-None-Match: *`` (``conditional_put``),
     so nothing is ever overwritten and a retry after a lost response cannot duplicate an
@@ -46,8 +41,12 @@ class S3Sink:
     exponential backoff and full jitter (:class:`RetryPolicy`); objects still not written then
     go back to the pipeline's failure path.
 
-    The boto3 client follows the standard configuration (credential chain, ``AWS_REGION``,
-    ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_S3``); pass ``client=`` to use your own.
+    Client settings: *aws* (:class:`AwsOptions`; ``read_timeout`` 60 s by default), each
+    overridden by the keyword argument of the same name.  boto3's standard configuration
+    applies, including ``AWS_ENDPOINT_URL_S3``.
+
+    Counters (``stats()``): objects, events, payload_bytes (NDJSON before compression),
+    object_bytes, requests, failed_requests, retried_objects, throttled.
 
     .. versionadded:: 0.1.0
     """
@@ -58,123 +57,69 @@ class S3Sink:
         prefix: str = "",
         *,
         format: str = "ndjson",
-        client: Any = None,
-        region: str | None = None,
-        endpoint_url: str | None = None,
         compresslevel: int = 3,
         parquet_compression: str = "zstd",
         sse: str | None = None,
         kms_key_id: str | None = None,
         conditional_put: bool = True,
-        retry: RetryPolicy | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        aws: AwsOptions | None = None,
+        **settings: Unpack[AwsSettings],
     ) -> None:
         if not bucket:
             raise ValueError("S3Sink needs a bucket name")
-        if format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
         if sse is not None and sse not in SSE_MODES:
             raise ValueError(f"sse must be one of {', '.join(SSE_MODES)}, got {sse!r}")
         if kms_key_id and not (sse or "").startswith("aws:kms"):
             raise ValueError("kms_key_id needs sse='aws:kms' (or 'aws:kms:dsse')")
-        if format == "parquet":
-            from .parquet import arrow_schema
-
-            arrow_schema()  # fail now, not on the worker, when pyarrow is missing
+        body = BodyFormat(format, compresslevel, parquet_compression)
+        options = AwsOptions.build("S3Sink", aws, settings)
+        super().__init__("s3", f"s3 bucket {bucket!r}", options, default_read_timeout=60.0)
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.format = format
-        self._compresslevel = compresslevel
-        self._parquet_compression = parquet_compression
         self._extra: dict[str, str] = {}
         if sse:
             self._extra["ServerSideEncryption"] = sse
         if kms_key_id:
             self._extra["SSEKMSKeyId"] = kms_key_id
-        self._conditional = conditional_put
-        if format == "ndjson":
-            self._suffix, self._content_type = ".json.gz", "application/gzip"
-        else:
-            self._suffix, self._content_type = ".parquet", "application/vnd.apache.parquet"
-        self._clients = ClientFactory(
-            "s3",
-            client=client,
-            region=region,
-            endpoint_url=endpoint_url,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
-        self._retry = retry or RetryPolicy()
-        self._names = ObjectNamer()
-        self._counters = Counters()
-        self._rng = random.Random()
+        if conditional_put:
+            self._extra["IfNoneMatch"] = "*"
+        self._writer = PartitionWriter(body, self._put_partition, self._counters)
+        self._objects = self._sender(self._put_object, _ONE_OBJECT_PER_CALL, "objects")
 
     def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
         """Write one object per event-time partition of *batch*; see the class documentation."""
-        delivered = 0
-        retried = 0
-        failed: list[EncodedLine] = []
-        errors: list[str] = []
-        for partition, events in group_by_partition(batch).items():
-            body = self._body(events)
-            error, attempts = self._put(f"{self.prefix}{partition}/", body, deadline)
-            retried += (attempts - 1) * len(events)
-            if error is None:
-                delivered += len(events)
-                self._counters.add("objects")
-                self._counters.add("events", len(events))
-                self._counters.add("payload_bytes", sum(len(e.data) for e in events))
-                self._counters.add("object_bytes", len(body))
-            else:
-                failed.extend(events)
-                errors.append(error)
-        error = "; ".join(errors) or None
-        return ExportResult(delivered=delivered, failed=failed, retried=retried, error=error)
+        return self._writer.export(batch, deadline)
 
-    def _body(self, events: Sequence[EncodedLine]) -> bytes:
-        if self.format == "parquet":
-            from .parquet import to_parquet
+    def _put_partition(
+        self, partition: str, body: bytes, lines: Sequence[EncodedLine], deadline: float | None
+    ) -> PutOutcome:
+        record = AwsRecord(body, lines, key=f"{self.prefix}{partition}/{self._writer.new_name()}")
+        delivery = self._objects.send([record], deadline)
+        return PutOutcome(delivery.error, delivery.retried)
 
-            return to_parquet(events, self._parquet_compression)
-        return gzip.compress(b"".join(e.data for e in events), compresslevel=self._compresslevel, mtime=0)
-
-    def _put(self, folder: str, body: bytes, deadline: float | None) -> tuple[str | None, int]:
-        """Write one object, retrying; returns (error or None, attempts made)."""
-        backoff = Backoff(self._retry, deadline, self._rng)
-        key = folder + self._names.next_name(self._suffix)
-        tries_of_key = 0
-        while True:
-            tries_of_key += 1
-            self._counters.add("requests")
-            try:
-                self._clients.get().put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=body,
-                    ContentType=self._content_type,
-                    **({"IfNoneMatch": "*"} if self._conditional else {}),
-                    **self._extra,
-                )
-                return None, backoff.attempt
-            except Exception as exc:
-                self._counters.add("failed_requests")
-                if error_code(exc) in ("PreconditionFailed", "412"):
-                    if tries_of_key > 1:
-                        # Our earlier attempt landed but its response was lost: done.
-                        return None, backoff.attempt
-                    # Someone else's object has this key (should never happen): a new name.
-                    key, tries_of_key = folder + self._names.next_name(self._suffix), 0
-                    if not backoff.wait():
-                        return describe_error(exc, f"s3://{self.bucket}/{key}"), backoff.attempt
-                    continue
-                kind = classify(exc)
-                if kind == "throttled":
-                    self._counters.add("throttled")
-                error = describe_error(exc, f"s3://{self.bucket}/{key}")
-                if kind == "fatal" or not backoff.wait():
-                    return error, backoff.attempt
-                self._counters.add("retried_objects")
+    def _put_object(self, call: Sequence[AwsRecord]) -> list[str | None]:
+        (record,) = call
+        try:
+            self._clients.get().put_object(
+                Bucket=self.bucket,
+                Key=record.key,
+                Body=record.data,
+                ContentType=self._writer.body.content_type,
+                **self._extra,
+            )
+        except Exception as exc:
+            if error_code(exc) not in ("PreconditionFailed", "412"):
+                raise
+            self._counters.add("failed_requests")
+            if record.sends > 1:
+                # Our earlier attempt landed but its response was lost: done.
+                return [None]
+            # Someone else's object has this key (should never happen): resend under a new name.
+            folder = record.key.rsplit("/", 1)[0]
+            record.key, record.sends = f"{folder}/{self._writer.new_name()}", 0
+            return ["PreconditionFailed"]
+        return [None]
 
     def check(self) -> None:
         """Verify that the bucket exists and is reachable with the current credentials.
@@ -184,34 +129,15 @@ class S3Sink:
 
         :raises SinkConfigurationError: with what is wrong and how to fix it.
         """
-        what = f"s3 bucket {self.bucket!r}"
-        try:
-            self._clients.get().head_bucket(Bucket=self.bucket)
-        except Exception as exc:
-            if error_code(exc) in ("404", "NoSuchBucket", "NotFound"):
-                message = f"{what} does not exist"
-            else:
-                message = describe_error(exc, what)
-            raise SinkConfigurationError(f"{message} ({self._clients.describe()})") from exc
+        self._check_call("head_bucket", ("404", "NoSuchBucket", "NotFound"), Bucket=self.bucket)
 
     def start(self) -> None:
         """Build the boto3 client (and load pyarrow's writers) now, before the first batch.
 
         The pipeline calls this on its sender thread when the exporter starts.
         """
-        self._clients.get()
-        if self.format == "parquet":
-            from .parquet import warm_up
-
-            warm_up()
-
-    def stats(self) -> Mapping[str, int]:
-        """Counters: objects, events, payload_bytes (NDJSON before compression), object_bytes,
-        requests, failed_requests, retried_objects, throttled."""
-        return self._counters.snapshot()
-
-    def shutdown(self) -> None:
-        """Nothing to release: every export finishes its objects."""
+        super().start()
+        self._writer.body.warm_up()
 
     def __repr__(self) -> str:
         return f"S3Sink('s3://{self.bucket}/{self.prefix}', format={self.format!r})"

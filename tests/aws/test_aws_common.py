@@ -5,13 +5,17 @@ from __future__ import annotations
 import random
 import socket
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import pytest
 from aws_helpers import event_at
 
 from openfeature_s3_export import FirehoseSink, KinesisSink, RetryPolicy, S3Sink
-from openfeature_s3_export.sinks._aws import Backoff, classify
+from openfeature_s3_export._counters import Counters
+from openfeature_s3_export.sinks import AwsOptions
+from openfeature_s3_export.sinks._aws import Backoff, classify, classify_code
+from openfeature_s3_export.sinks._aws_records import AwsRecord, Limits, RecordSender
 
 
 def closed_port() -> int:
@@ -70,6 +74,11 @@ def test_error_classes() -> None:
     assert classify(client_error("AccessDeniedException", 403)) == "fatal"
     assert classify(NoRegionError()) == "fatal"
     assert classify(ValueError("bug")) == "fatal"
+    assert classify_code("ProvisionedThroughputExceededException") == "throttled"
+    assert classify_code("KMSThrottlingException") == "throttled"
+    assert classify_code("InternalFailure") == "retryable"
+    for fatal in ("AccessDeniedException", "KMSAccessDeniedException", "ResourceNotFoundException"):
+        assert classify_code(fatal) == "fatal", fatal
 
 
 def test_sink_builds_its_client_lazily_and_again_after_fork(aws: str) -> None:
@@ -103,3 +112,41 @@ def test_region_from_aws_region_or_aws_default_region(aws: str, monkeypatch: pyt
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
     assert KinesisSink("s")._clients.get().meta.region_name == "ap-south-1"
     assert KinesisSink("s", region="us-west-2")._clients.get().meta.region_name == "us-west-2"
+
+
+def test_a_fatal_call_fails_the_records_the_round_meant_to_resend() -> None:
+    """STUB: a call whose record is throttled, then a call that is denied, in one round.
+
+    No server produces that sequence on demand; the sender must account for every line (the
+    throttled record fails with the rest, it is not forgotten).
+    """
+    from botocore.exceptions import ClientError
+
+    def put(call: Sequence[AwsRecord]) -> list[str | None]:
+        if call[0].key == "first":
+            return ["ProvisionedThroughputExceededException"]
+        error = {"Error": {"Code": "AccessDeniedException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        raise ClientError(error, "PutRecords")  # type: ignore[arg-type]
+
+    now = datetime.now(timezone.utc)
+    lines = [event_at(now, i) for i in range(3)]
+    records = [AwsRecord(lines[0].data, lines[:1], "first"), AwsRecord(b"", lines[1:], "second")]
+    sender = RecordSender("stream", put, Limits(1, 10**9), AwsOptions(), Counters(), "records")
+    delivery = sender.send(records, None)
+    assert (delivery.landed, delivery.failed, delivery.retried) == ([], lines, 0)
+    assert "access denied" in (delivery.error or "")
+
+
+def test_options_object_shared_and_overridden_by_keywords(aws: str) -> None:
+    shared = AwsOptions(region="eu-west-1", connect_timeout=2.0, retry=RetryPolicy(max_attempts=2))
+    s3 = S3Sink("b", aws=shared, region="us-west-2")
+    kinesis = KinesisSink("s", aws=shared)
+    firehose = FirehoseSink("s", aws=AwsOptions(read_timeout=7.0), retry=RetryPolicy(max_attempts=4))
+    assert s3.options.retry.max_attempts == kinesis.options.retry.max_attempts == 2
+    assert firehose.options.retry.max_attempts == 4
+    configs = [sink._clients.get().meta for sink in (s3, kinesis, firehose)]
+    assert [meta.region_name for meta in configs[:2]] == ["us-west-2", "eu-west-1"]
+    assert [meta.config.connect_timeout for meta in configs] == [2.0, 2.0, 5.0]
+    assert [meta.config.read_timeout for meta in configs] == [60.0, 30.0, 7.0]
+    with pytest.raises(TypeError, match=r"KinesisSink got unexpected keyword argument.*regoin"):
+        KinesisSink("s", regoin="eu-west-1")  # type: ignore[call-arg]

@@ -219,3 +219,29 @@ def test_url_options_and_errors() -> None:
         sink_from_url("firehose:///events")
     with pytest.raises(ValueError, match="record_bytes"):
         FirehoseSink("events", record_bytes=MAX_RECORD_BYTES + 1)
+
+
+@pytest.mark.parametrize(
+    "code", ["KMSAccessDeniedException", "ResourceNotFoundException", "KMSDisabledException"]
+)
+def test_injected_fatal_record_codes_fail_at_once_without_a_resend(
+    delivery_stream: tuple[str, str], code: str
+) -> None:
+    """INJECTED: 30 % of records fail with a code no retry can fix; they come back failed."""
+    stream, target = delivery_stream
+    sink_client = client("firehose")
+    faults = RecordFaults(sink_client, fail_ratio=0.3, error_code=code)
+    events = real_events(300)
+    sink = FirehoseSink(stream, client=sink_client, pack=False, retry=FAST_RETRY)
+    result = sink.export(events)
+    assert faults.injected_failures > 0
+    assert faults.calls == 1 and faults.records_attempted == 300, "nothing was sent twice"
+    assert sink.stats().get("retried_records", 0) == 0 and result.retried == 0
+    assert (result.delivered, len(result.failed)) == (
+        300 - faults.injected_failures,
+        faults.injected_failures,
+    )
+    assert f"record rejected with {code}" in (result.error or "")
+    delivered = landed(target)
+    assert {json.loads(e.data)["event_id"] for e in result.failed}.isdisjoint(delivered)
+    assert len(delivered) + len(result.failed) == 300

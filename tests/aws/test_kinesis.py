@@ -99,3 +99,18 @@ def test_pipeline_from_url_and_check(kinesis_stream: str) -> None:
 def test_check_missing_stream(aws: str) -> None:
     with pytest.raises(SinkConfigurationError, match="no-such-stream"):
         KinesisSink("no-such-stream").check()
+
+
+def test_injected_fatal_record_code_fails_at_once_without_a_resend(kinesis_stream: str) -> None:
+    """INJECTED: 30 % of records fail with KMSAccessDeniedException; none is sent again."""
+    sink_client = client("kinesis")
+    faults = RecordFaults(sink_client, fail_ratio=0.3, error_code="KMSAccessDeniedException")
+    events = real_events(400)
+    sink = KinesisSink(kinesis_stream, client=sink_client, retry=FAST_RETRY)
+    result = sink.export(events)
+    assert faults.injected_failures > 0
+    assert faults.records_attempted == 400, "nothing was sent twice"
+    assert sink.stats().get("retried_records", 0) == 0
+    assert len(result.failed) == faults.injected_failures
+    assert result.delivered == faults.records_sent == 400 - faults.injected_failures
+    assert "KMSAccessDeniedException" in (result.error or "")
