@@ -5,6 +5,12 @@ copies mutable values and builds a plain tuple: no normalisation, no JSON, no I/
 A tuple rather than an attrs instance or a named tuple because it is the cheapest object
 Python can build, and this runs on every flag evaluation; its fields are named by the index
 constants below, and :mod:`._rows` is the only reader.
+
+The record holds plain values, not the SDK's ``HookContext``: a queued record that kept the hook
+context alive (with its evaluation context and metadata objects) made the garbage collector
+walk all of them on every young-generation pass, which cost the caller's thread about 2 µs
+per evaluation (docs/performance.md).  Strings, numbers and a dict of JSON scalars are not
+tracked by the collector at all.
 """
 
 from __future__ import annotations
@@ -27,15 +33,21 @@ TIME_NS: Final = 1
 CONTEXT_ATTRIBUTES: Final = 2
 """A copy of the context attributes (see :mod:`._snapshot`), or ``None``."""
 
-# Evaluation records: (EVALUATION, time_ns, context_attributes, hook_context, value, variant,
-#                      reason, error_code, error_message, flag_metadata)
-HOOK_CONTEXT: Final = 3
-VALUE: Final = 4
-VARIANT: Final = 5
-REASON: Final = 6
-ERROR_CODE: Final = 7
-ERROR_MESSAGE: Final = 8
-FLAG_METADATA: Final = 9
+# Evaluation records: (EVALUATION, time_ns, context_attributes, targeting_key, flag_key,
+#     flag_type, default_value, value, variant, reason, error_code, error_message, flag_metadata,
+#     provider_name, domain)
+EVALUATION_TARGETING_KEY: Final = 3
+FLAG_KEY: Final = 4
+FLAG_TYPE: Final = 5
+DEFAULT_VALUE: Final = 6
+VALUE: Final = 7
+VARIANT: Final = 8
+REASON: Final = 9
+ERROR_CODE: Final = 10
+ERROR_MESSAGE: Final = 11
+FLAG_METADATA: Final = 12
+EVALUATION_PROVIDER_NAME: Final = 13
+EVALUATION_DOMAIN: Final = 14
 
 # Track records: (TRACK, time_ns, context_attributes, event_name, provider_name, domain,
 #                 targeting_key, metric_value, attributes)
@@ -55,18 +67,29 @@ def evaluation_record(hook_context: Any, details: Any) -> tuple[Any, ...]:
     value = details.value
     if not isinstance(value, _IMMUTABLE_VALUES):
         value = snapshot(value)  # object flags: the caller owns (and may mutate) this dict
-    attributes = hook_context.evaluation_context.attributes
+    default = hook_context.default_value
+    if not isinstance(default, _IMMUTABLE_VALUES):
+        default = snapshot(default)
+    context = hook_context.evaluation_context
+    attributes = context.attributes
+    provider = hook_context.provider_metadata
+    client = hook_context.client_metadata
     return (
         EVALUATION,
         _time_ns(),
         snapshot_attributes(attributes) if attributes else None,
-        hook_context,
+        context.targeting_key,
+        hook_context.flag_key,
+        hook_context.flag_type,
+        default,
         value,
         details.variant,
         details.reason,
         details.error_code,
         details.error_message,
         details.flag_metadata,
+        provider.name if provider is not None else None,
+        client.domain if client is not None else None,
     )
 
 

@@ -132,18 +132,29 @@ class RowBuilder:
     def _encode_evaluation(self, record: tuple[Any, ...]) -> EncodedLine:
         # The worker's hot path: every evaluation passes here once.  Calls are inlined where
         # that saves a measurable share (docs/performance.md).
-        _, time_ns, attributes, hook_context, value, variant, reason, error_code, error_message, metadata = (
-            record
-        )
+        (
+            _,
+            time_ns,
+            attributes,
+            targeting_key,
+            flag_key,
+            flag_type,
+            default,
+            value,
+            variant,
+            reason,
+            error_code,
+            error_message,
+            metadata,
+            provider,
+            domain,
+        ) = record
         if not attributes:
             context = _EMPTY
         elif self._filter is not None and (self._filter_all or PRIVATE_ATTRIBUTES_KEY in attributes):
             context = self._context(attributes)
         else:
             context = attributes
-        provider = hook_context.provider_metadata
-        client = hook_context.client_metadata
-        default = hook_context.default_value
         value_type, default_type = type(value), type(default)
         key = (
             value if value_type in _COMPARABLE else _json_key(value),
@@ -153,14 +164,14 @@ class RowBuilder:
             error_code,
             default if default_type in _COMPARABLE else _json_key(default),
             default_type,
-            hook_context.flag_type,
-            provider.name if provider is not None else None,
-            client.domain if client is not None else None,
+            flag_type,
+            provider,
+            domain,
             error_message,
             context.get("kind") if context else None,
             _metadata_key(metadata) if metadata else (),
         )
-        outcomes = self._lines.get(hook_context.flag_key)
+        outcomes = self._lines.get(flag_key)
         if outcomes is not None:
             for known, cached in outcomes:
                 if known == key:
@@ -172,7 +183,6 @@ class RowBuilder:
             parts = self._remember(record, key, None)
         if parts is None:
             return encode_row(*self._evaluation(record))
-        targeting_key = hook_context.evaluation_context.targeting_key
         if targeting_key is not None and type(targeting_key) is not str:
             targeting_key = _text(targeting_key)
         if type(context) is dict:
@@ -209,7 +219,7 @@ class RowBuilder:
         if outcomes is None:
             if len(self._lines) >= _MAX_FLAGS:
                 self._lines.clear()
-            outcomes = self._lines[record[capture.HOOK_CONTEXT].flag_key] = []
+            outcomes = self._lines[record[capture.FLAG_KEY]] = []
         elif len(outcomes) >= _MAX_OUTCOMES:
             del outcomes[0]
         outcomes.append((key, parts))
@@ -225,18 +235,30 @@ class RowBuilder:
         return RichAttributes(kept) if type(attributes) is RichAttributes and type(kept) is dict else kept
 
     def _evaluation(self, record: tuple[Any, ...]) -> tuple[Row, int]:
-        _, time_ns, attributes, hook_context, value, variant, reason, error_code, error_message, metadata = (
-            record
-        )
+        (
+            _,
+            time_ns,
+            attributes,
+            targeting_key,
+            flag_key,
+            flag_type,
+            default,
+            value,
+            variant,
+            reason,
+            error_code,
+            error_message,
+            metadata,
+            provider,
+            domain,
+        ) = record
         context = self._context(attributes)
         event_id, timestamp = self._stamps.stamp(time_ns)
-        provider_metadata = hook_context.provider_metadata
-        client_metadata = hook_context.client_metadata
-        flag_type = _text(hook_context.flag_type)
+        flag_type_text = _text(flag_type)
         raw = RawEvaluation(
-            provider=provider_metadata.name if provider_metadata is not None else None,
-            flag_key=str(hook_context.flag_key),
-            flag_type=flag_type.lower() if flag_type else None,
+            provider=provider,
+            flag_key=str(flag_key),
+            flag_type=flag_type_text.lower() if flag_type_text else None,
             variant=_text(variant),
             reason=_text(reason),
             error_code=_text(error_code),
@@ -245,7 +267,7 @@ class RowBuilder:
         )
         norm, metadata_json, details_json = self._normalize(raw)
         source = self.source
-        value_json, default_json = dumps(value), dumps(hook_context.default_value)
+        value_json, default_json = dumps(value), dumps(default)
         is_default_value = norm.is_default_value
         if is_default_value and raw.error_code is not None:
             # On error the SDK normally hands the caller the default, but not always (an async
@@ -257,8 +279,8 @@ class RowBuilder:
             timestamp=timestamp,
             provider=raw.provider,
             vendor=norm.vendor,
-            domain=client_metadata.domain if client_metadata is not None else None,
-            targeting_key=_text(hook_context.evaluation_context.targeting_key),
+            domain=domain,
+            targeting_key=_text(targeting_key),
             context_kind=norm.context_kind,
             context=attributes_json(context),
             flag_key=raw.flag_key,

@@ -63,6 +63,17 @@ Describe = Callable[[int], "str | None"]
 class Engine:
     """Queue, worker, batches and sender for items that *encode* turns into lines for *export*."""
 
+    # Set by _init_state (again in a forked child) and _start_threads.
+    _queue: deque[Any]
+    _wake: threading.Event
+    _woken: bool
+    _lock: threading.Lock
+    _dropped_queue_full: HotCounter
+    _dropped_shutdown: HotCounter
+    _batcher: Batcher
+    _sender: Sender
+    _worker: threading.Thread
+
     def __init__(
         self,
         encode: Callable[[Any], EncodedLine],
@@ -80,6 +91,7 @@ class Engine:
         # Wake the worker early, whatever the batch size: it encodes items into the batch as
         # they come, so the queue (raw items, the costly part) stays short.
         self._wake_at = min(limits.max_batch_size, 256)
+        self._max_queue = limits.max_queue_size
         self._log = RateLimitedLog()
         self._hot: list[tuple[str, HotCounter, Describe | None]] = []
         self._closed = False
@@ -97,9 +109,11 @@ class Engine:
     def submit(self, item: Any) -> None:
         """Queue *item*; never blocks, never raises."""
         queue = self._queue
-        if len(queue) < self._limits.max_queue_size and not self._closed:
+        if len(queue) < self._max_queue and not self._closed:
             queue.append(item)
-            if len(queue) >= self._wake_at and not self._wake.is_set():
+            if len(queue) >= self._wake_at and not self._woken:
+                # A plain attribute, not Event.is_set(): this runs on every evaluation.
+                self._woken = True
                 self._wake.set()
         elif self._closed:
             self._dropped_shutdown.incr()
@@ -185,8 +199,9 @@ class Engine:
         limits = self._limits
         self._pid = os.getpid()
         self._fork_stranded = 0
-        self._queue: deque[Any] = deque()
+        self._queue = deque()
         self._wake = threading.Event()
+        self._woken = False
         self._lock = threading.Lock()
         self._flush_requests: list[_FlushRequest] = []
         self._stopping = False
@@ -248,6 +263,7 @@ class Engine:
                 # batch's age counts from capture, so no event waits longer than that.
                 left = self._batcher.seconds_left()
                 self._wake.wait(interval if left is None else left)
+            self._woken = False
             self._wake.clear()
             try:
                 self._cycle()
@@ -292,7 +308,7 @@ class Engine:
             except Exception as exc:
                 self._reject(exc)
                 continue
-            size = len(line.data)
+            size = len(line[0])
             if size > max_event:
                 self._drop(
                     DROP_TOO_LARGE, "event dropped: %d bytes encoded, max_event_bytes is %d", size, max_event
