@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
+from itertools import accumulate
 
 from .._encoding import EncodedLine
 
@@ -30,18 +32,40 @@ class Batcher:
 
     def add(self, line: EncodedLine, size: int) -> list[EncodedLine] | None:
         """Add *line* (*size* bytes); returns a batch that is complete and must be sent now."""
-        lines = self.lines
-        if not lines:
-            self._start(line)
-        elif self.nbytes + size > self._max_bytes:
-            full = self.take()
-            self._start(line)
-            self.lines.append(line)
-            self.nbytes = size
-            return full
-        lines.append(line)
-        self.nbytes += size
-        return self.take() if len(lines) >= self._max_lines else None
+        done = self.extend([line], [size])
+        return done[0][0] if done else None
+
+    def extend(self, lines: list[EncodedLine], sizes: list[int]) -> list[tuple[list[EncodedLine], int]]:
+        """Add *lines* (of *sizes* bytes each), in order.
+
+        Returns the batches completed on the way, each with its size in bytes, to be sent now
+        and in this order.  A line larger than ``max_bytes`` travels alone.
+        """
+        done: list[tuple[list[EncodedLine], int]] = []
+        i, n = 0, len(lines)
+        # The worker adds a few hundred lines at a time: the running byte total and the cut
+        # are C calls (accumulate, bisect), not a Python step per line.
+        while i < n:
+            if not self.lines:
+                self._start(lines[i])
+            room = self._max_lines - len(self.lines)
+            totals = list(accumulate(sizes[i : i + room]))
+            fit = bisect_right(totals, self._max_bytes - self.nbytes)
+            if fit == 0:
+                if self.lines:  # the next line does not fit: this batch is complete
+                    done.append(self._take_sized())
+                    continue
+                fit = 1
+            self.lines.extend(lines[i : i + fit])
+            self.nbytes += totals[fit - 1]
+            i += fit
+            if i < n or len(self.lines) >= self._max_lines:
+                done.append(self._take_sized())
+        return done
+
+    def _take_sized(self) -> tuple[list[EncodedLine], int]:
+        nbytes = self.nbytes
+        return self.take(), nbytes
 
     def _start(self, line: EncodedLine) -> None:
         self._first_us = line.timestamp_us

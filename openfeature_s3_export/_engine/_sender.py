@@ -45,7 +45,7 @@ class Sender:
         self._log = log
         self._what = what
         self._start = start
-        self._outbox: deque[tuple[Sequence[EncodedLine], float]] = deque()
+        self._outbox: deque[tuple[Sequence[EncodedLine], int, float]] = deque()
         self._cv = threading.Condition(threading.Lock())
         self._in_flight = 0
         self._unsent = 0
@@ -58,8 +58,9 @@ class Sender:
         """Events in batches handed over and not yet exported (or counted as failed)."""
         return self._unsent
 
-    def send(self, batch: Sequence[EncodedLine], deadline: float | None = None) -> None:
-        """Queue *batch*, waiting while two batches are already here (worker thread only).
+    def send(self, batch: Sequence[EncodedLine], nbytes: int, deadline: float | None = None) -> None:
+        """Queue *batch* (*nbytes* encoded bytes), waiting while two batches are already here
+        (worker thread only).
 
         The export gets ``export_timeout`` seconds from when the sender can take it, or until
         *deadline* when that comes first.
@@ -69,7 +70,7 @@ class Sender:
             while self._in_flight >= 2:
                 self._cv.wait()
             limit = time.monotonic() + self._export_timeout
-            self._outbox.append((batch, limit if deadline is None else min(deadline, limit)))
+            self._outbox.append((batch, nbytes, limit if deadline is None else min(deadline, limit)))
             self._in_flight += 1
             self._cv.notify_all()
 
@@ -103,9 +104,9 @@ class Sender:
                     self._cv.wait()
                 if not self._outbox:
                     return
-                batch, deadline = self._outbox.popleft()
+                batch, nbytes, deadline = self._outbox.popleft()
             try:
-                self._deliver(batch, deadline)
+                self._deliver(batch, nbytes, deadline)
             except Exception:  # a bug here must not kill the sender thread
                 logger.exception("openfeature-s3-export sender error")
             finally:
@@ -114,7 +115,7 @@ class Sender:
                     self._unsent -= len(batch)
                     self._cv.notify_all()
 
-    def _deliver(self, batch: Sequence[EncodedLine], deadline: float) -> None:
+    def _deliver(self, batch: Sequence[EncodedLine], nbytes: int, deadline: float) -> None:
         counters = self._counters
         counters.add("batches")
         try:
@@ -123,7 +124,7 @@ class Sender:
             result = ExportResult(delivered=0, failed=batch, error=repr(exc))
         counters.add("exported", result.delivered)
         counters.add("retried", result.retried)
-        counters.add("bytes", sum(len(line.data) for line in batch))
+        counters.add("bytes", nbytes)
         for reason, count in result.dropped.items():
             counters.add(drop_key(reason), count)
             self._log.warning(reason, "sink dropped %d events: %s", count, reason, count=count)

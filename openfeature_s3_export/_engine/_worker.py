@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any, Final
 
 import attrs
@@ -29,6 +30,9 @@ DROP_SHUTDOWN: Final = "shutdown"
 DROP_UNSERIALIZABLE: Final = "unserializable"
 DROP_TOO_LARGE: Final = "too_large"
 DROP_FORK_WITHOUT_HOOKS: Final = "fork_without_hooks"
+
+_CHUNK = 512  # items the worker takes off the queue at a time
+_data = itemgetter(0)  # EncodedLine.data, as a C call
 
 
 @attrs.frozen(slots=True)
@@ -159,7 +163,7 @@ class Engine:
         self._worker.join(max(deadline - time.monotonic(), 0.0))
         self._sender.thread.join(max(deadline - time.monotonic(), 0.0))
         if self._worker.is_alive() or self._sender.thread.is_alive():
-            waiting = len(self._batcher) + self._sender.unsent
+            waiting = len(self._batcher) + self._sender.unsent + self._in_hand
             self._log.warning(
                 "shutdown",
                 "shutdown timed out with %d events not yet exported (%d queued, %d in batches); "
@@ -190,7 +194,7 @@ class Engine:
             values.setdefault(key, 0)
         values["dropped"] = sum(v for k, v in values.items() if k.startswith("dropped."))
         values["queued"] = len(self._queue)
-        values["pending"] = len(self._batcher) + self._sender.unsent
+        values["pending"] = len(self._batcher) + self._sender.unsent + self._in_hand
         return values
 
     # -- worker ---------------------------------------------------------------------------
@@ -212,6 +216,7 @@ class Engine:
             counter.take()  # a forked child starts its counts from zero, like the rest
         self._batcher = Batcher(limits.max_batch_size, limits.max_batch_bytes, limits.flush_interval)
         self._taken = 0  # items taken off the queue (for "enqueued")
+        self._in_hand = 0  # taken by the worker, not yet in the batcher or the sender
 
     def _start_threads(self) -> None:
         self._sender = Sender(
@@ -281,7 +286,8 @@ class Engine:
         self._drain(deadline)
         batcher = self._batcher
         if batcher.lines and (requests or self._stopping or batcher.seconds_left() == 0.0):
-            self._sender.send(batcher.take(), deadline)
+            nbytes = batcher.nbytes
+            self._sender.send(batcher.take(), nbytes, deadline)
         sent = self._sender.wait_sent(deadline) if requests or self._stopping else True
         self._fold_hot_counters()
         ok = sent and self._counters.get(drop_key(DROP_EXPORT_FAILED)) == failed_before
@@ -291,32 +297,45 @@ class Engine:
 
     def _drain(self, deadline: float | None) -> None:
         """Move every queued item into batches, sending each batch once it is complete."""
-        # The worker's hot loop (every event passes here): attributes bound to locals, the
-        # rare paths (bad input, batch complete) out of line.
-        popleft = self._queue.popleft
+        # The worker's hot loop: every event passes here.  Items are taken a chunk at a time
+        # so that the per-item Python work is the encode call alone; sizes, the size limit and
+        # batching run over whole chunks in C (map, max, accumulate, bisect).
+        queue = self._queue
+        popleft = queue.popleft
         encode = self._encode
-        add = self._batcher.add
         max_event = self._limits.max_event_bytes
-        while True:
-            try:
-                item = popleft()
-            except IndexError:
-                return
-            self._taken += 1  # before anything that can block: stats() must see it
-            try:
-                line = encode(item)
-            except Exception as exc:
-                self._reject(exc)
-                continue
-            size = len(line[0])
-            if size > max_event:
+        while queue:
+            # Only this thread takes from the queue, so it holds at least len(queue) items.
+            items = [popleft() for _ in range(min(len(queue), _CHUNK))]
+            self._taken += len(items)
+            self._in_hand = len(items)
+            lines: list[EncodedLine] = []
+            append = lines.append
+            for item in items:
+                try:
+                    append(encode(item))
+                except Exception as exc:
+                    self._reject(exc)
+            sizes = list(map(len, map(_data, lines)))
+            if sizes and max(sizes) > max_event:
+                lines, sizes = self._drop_too_large(lines, sizes)
+            done = self._batcher.extend(lines, sizes)
+            self._in_hand = sum(len(batch) for batch, _ in done)
+            for batch, nbytes in done:
+                self._in_hand -= len(batch)
+                self._sender.send(batch, nbytes, deadline)
+
+    def _drop_too_large(
+        self, lines: list[EncodedLine], sizes: list[int]
+    ) -> tuple[list[EncodedLine], list[int]]:
+        limit = self._limits.max_event_bytes
+        kept = [(line, size) for line, size in zip(lines, sizes, strict=True) if size <= limit]
+        for size in sizes:
+            if size > limit:
                 self._drop(
-                    DROP_TOO_LARGE, "event dropped: %d bytes encoded, max_event_bytes is %d", size, max_event
+                    DROP_TOO_LARGE, "event dropped: %d bytes encoded, max_event_bytes is %d", size, limit
                 )
-                continue
-            full = add(line, size)
-            if full is not None:
-                self._sender.send(full, deadline)
+        return [line for line, _ in kept], [size for _, size in kept]
 
     def _reject(self, exc: Exception) -> None:
         if isinstance(exc, EncodingError):
