@@ -64,6 +64,7 @@ _MAX_OUTCOMES = 64  # outcomes remembered per flag (variants x errors x context 
 _EMPTY: Mapping[str, Any] = {}
 _new_tuple = tuple.__new__  # a named tuple's own __new__ is a Python function: 3x the cost
 _orjson = orjson.dumps
+_TRACK = capture.TRACK
 
 
 def _json_key(value: Any) -> str:
@@ -109,10 +110,87 @@ class RowBuilder:
         :raises EncodingError: when a user value cannot be encoded (including text that is not
             valid Unicode, such as lone surrogates); the caller drops the event.
         """
+        # The worker's hot path: every evaluation passes here once, so the evaluation case is
+        # written out here rather than called, and calls are inlined where that saves a
+        # measurable share (docs/performance.md).
         try:
-            if record[capture.KIND] == capture.EVALUATION:
-                return self._encode_evaluation(record)
-            return encode_row(*self._track(record))
+            if record[0] == _TRACK:
+                return encode_row(*self._track(record))
+            (
+                _,
+                time_ns,
+                attributes,
+                targeting_key,
+                flag_key,
+                flag_type,
+                default,
+                value,
+                variant,
+                reason,
+                error_code,
+                error_message,
+                metadata,
+                provider,
+                domain,
+            ) = record
+            if not attributes:
+                context = _EMPTY
+            elif self._filter is not None and (self._filter_all or PRIVATE_ATTRIBUTES_KEY in attributes):
+                context = self._context(attributes)
+            else:
+                context = attributes
+            value_type, default_type = type(value), type(default)
+            key = (
+                value if value_type in _COMPARABLE else _json_key(value),
+                value_type,
+                variant,
+                reason,
+                error_code,
+                default if default_type in _COMPARABLE else _json_key(default),
+                default_type,
+                flag_type,
+                provider,
+                domain,
+                error_message,
+                context.get("kind") if context else None,
+                _metadata_key(metadata) if metadata else (),
+            )
+            outcomes = self._lines.get(flag_key)
+            if outcomes is not None:
+                for known, cached in outcomes:
+                    if known == key:
+                        parts = cached
+                        break
+                else:
+                    parts = self._remember(record, key, outcomes)
+            else:
+                parts = self._remember(record, key, None)
+            if parts is None:
+                return encode_row(*self._evaluation(record))
+            if targeting_key is not None and type(targeting_key) is not str:
+                targeting_key = _text(targeting_key)
+            if type(context) is dict:
+                try:
+                    context_json = _orjson(context).decode()
+                except (orjson.JSONEncodeError, TypeError):
+                    context_json = attributes_json(context)
+            else:
+                context_json = attributes_json(context)
+            event_id, timestamp = self._stamps.stamp(time_ns)
+            line = "".join(
+                (
+                    parts[0],
+                    event_id,
+                    parts[1],
+                    timestamp,
+                    parts[2],
+                    "null" if targeting_key is None else quote(targeting_key),
+                    parts[3],
+                    quote(context_json),
+                    parts[4],
+                )
+            )
+            return _new_tuple(EncodedLine, (line.encode(), time_ns // 1000, targeting_key))
         except EncodingError:
             raise
         except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
@@ -128,85 +206,6 @@ class RowBuilder:
         return self._evaluation(record)
 
     # -- evaluations ------------------------------------------------------------------------
-
-    def _encode_evaluation(self, record: tuple[Any, ...]) -> EncodedLine:
-        # The worker's hot path: every evaluation passes here once.  Calls are inlined where
-        # that saves a measurable share (docs/performance.md).
-        (
-            _,
-            time_ns,
-            attributes,
-            targeting_key,
-            flag_key,
-            flag_type,
-            default,
-            value,
-            variant,
-            reason,
-            error_code,
-            error_message,
-            metadata,
-            provider,
-            domain,
-        ) = record
-        if not attributes:
-            context = _EMPTY
-        elif self._filter is not None and (self._filter_all or PRIVATE_ATTRIBUTES_KEY in attributes):
-            context = self._context(attributes)
-        else:
-            context = attributes
-        value_type, default_type = type(value), type(default)
-        key = (
-            value if value_type in _COMPARABLE else _json_key(value),
-            value_type,
-            variant,
-            reason,
-            error_code,
-            default if default_type in _COMPARABLE else _json_key(default),
-            default_type,
-            flag_type,
-            provider,
-            domain,
-            error_message,
-            context.get("kind") if context else None,
-            _metadata_key(metadata) if metadata else (),
-        )
-        outcomes = self._lines.get(flag_key)
-        if outcomes is not None:
-            for known, cached in outcomes:
-                if known == key:
-                    parts = cached
-                    break
-            else:
-                parts = self._remember(record, key, outcomes)
-        else:
-            parts = self._remember(record, key, None)
-        if parts is None:
-            return encode_row(*self._evaluation(record))
-        if targeting_key is not None and type(targeting_key) is not str:
-            targeting_key = _text(targeting_key)
-        if type(context) is dict:
-            try:
-                context_json = _orjson(context).decode()
-            except (orjson.JSONEncodeError, TypeError):
-                context_json = attributes_json(context)
-        else:
-            context_json = attributes_json(context)
-        event_id, timestamp = self._stamps.stamp(time_ns)
-        line = "".join(
-            (
-                parts[0],
-                event_id,
-                parts[1],
-                timestamp,
-                parts[2],
-                "null" if targeting_key is None else quote(targeting_key),
-                parts[3],
-                quote(context_json),
-                parts[4],
-            )
-        )
-        return _new_tuple(EncodedLine, (line.encode(), time_ns // 1000, targeting_key))
 
     def _remember(
         self,

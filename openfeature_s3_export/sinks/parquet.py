@@ -14,6 +14,7 @@ from typing import Any
 from .._encoding import EncodedLine
 from .._version import __version__
 from ..schema import COLUMNS, SCHEMA_VERSION
+from ._partitioned import payload
 
 _INTEGER = ("schema_version",)
 _BOOLEAN = ("is_default_value",)
@@ -65,7 +66,7 @@ def to_parquet(batch: Sequence[EncodedLine], compression: str = "zstd") -> bytes
     # Arrow buffers in and out, not Python file objects: Arrow would call back into Python (and
     # wait for the GIL, up to a switch interval each time under a busy app) for every block.
     table = pa_json.read_json(
-        pa.BufferReader(b"".join(event.data for event in batch)),
+        pa.BufferReader(payload(batch)),
         parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
     )
     table = table.select(schema.names).cast(schema)
