@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 import orjson
@@ -35,6 +35,15 @@ class Source:
     environment: str | None = None
     host: str | None = attrs.field(factory=socket.gethostname)
     library_version: str = __version__
+
+
+class _SourceColumns(TypedDict):
+    """The columns every row takes from its :class:`Source`."""
+
+    library_version: str
+    service_name: str | None
+    environment: str | None
+    host: str | None
 
 
 def _text(value: Any) -> str | None:
@@ -94,6 +103,12 @@ class RowBuilder:
 
     def __init__(self, source: Source, policy: ContextPolicy | None = None) -> None:
         self.source = source
+        self._source_columns: _SourceColumns = {
+            "library_version": source.library_version,
+            "service_name": source.service_name,
+            "environment": source.environment,
+            "host": source.host,
+        }
         policy = policy or ContextPolicy()
         self._filter = None if policy.is_noop else policy.apply
         # The default policy only acts on contexts that list private attributes: skip the call
@@ -234,23 +249,20 @@ class RowBuilder:
         return RichAttributes(kept) if type(attributes) is RichAttributes and type(kept) is dict else kept
 
     def _evaluation(self, record: tuple[Any, ...]) -> tuple[Row, int]:
-        (
-            _,
-            time_ns,
-            attributes,
-            targeting_key,
-            flag_key,
-            flag_type,
-            default,
-            value,
-            variant,
-            reason,
-            error_code,
-            error_message,
-            metadata,
-            provider,
-            domain,
-        ) = record
+        time_ns, attributes, default = (
+            record[capture.TIME_NS],
+            record[capture.CONTEXT_ATTRIBUTES],
+            record[capture.DEFAULT_VALUE],
+        )
+        value, variant, reason = record[capture.VALUE], record[capture.VARIANT], record[capture.REASON]
+        error_code, error_message = record[capture.ERROR_CODE], record[capture.ERROR_MESSAGE]
+        flag_key, flag_type, metadata = (
+            record[capture.FLAG_KEY],
+            record[capture.FLAG_TYPE],
+            record[capture.FLAG_METADATA],
+        )
+        provider, domain = record[capture.EVALUATION_PROVIDER_NAME], record[capture.EVALUATION_DOMAIN]
+        targeting_key = record[capture.EVALUATION_TARGETING_KEY]
         context = self._context(attributes)
         event_id, timestamp = self._stamps.stamp(time_ns)
         flag_type_text = _text(flag_type)
@@ -265,7 +277,6 @@ class RowBuilder:
             attributes=context,
         )
         norm, metadata_json, details_json = self._normalize(raw)
-        source = self.source
         value_json, default_json = dumps(value), dumps(default)
         is_default_value = norm.is_default_value
         if is_default_value and raw.error_code is not None:
@@ -294,10 +305,7 @@ class RowBuilder:
             is_default_value=is_default_value,
             flag_metadata=metadata_json,
             vendor_details=details_json,
-            library_version=source.library_version,
-            service_name=source.service_name,
-            environment=source.environment,
-            host=source.host,
+            **self._source_columns,
         )
         return row, time_ns // 1000
 
@@ -332,7 +340,6 @@ class RowBuilder:
         _, time_ns, attributes, event_name, provider, domain, targeting_key, value, track_attributes = record
         context = self._context(attributes)
         event_id, timestamp = self._stamps.stamp(time_ns)
-        source = self.source
         row = Row(
             event_id=event_id,
             kind=KIND_TRACK,
@@ -346,9 +353,6 @@ class RowBuilder:
             event_name=_text(event_name),
             metric_value=_metric(value),
             attributes=attributes_json(track_attributes),
-            library_version=source.library_version,
-            service_name=source.service_name,
-            environment=source.environment,
-            host=source.host,
+            **self._source_columns,
         )
         return row, time_ns // 1000

@@ -96,3 +96,13 @@ def normalize_generic(raw: RawEvaluation, vendor: str) -> Normalized:
         flag_metadata=clean_metadata(raw.flag_metadata),
         vendor_details=details,
     )
+
+
+def lift_details(base: Normalized, keys: Mapping[str, str]) -> dict[str, Any]:
+    """``base.vendor_details`` plus the flag metadata entries named in *keys* (metadata key ->
+    ``vendor_details`` key), for vendors that report details through flag metadata."""
+    details: dict[str, Any] = dict(base.vendor_details)
+    for key, column in keys.items():
+        if key in base.flag_metadata:
+            details[column] = base.flag_metadata[key]
+    return details

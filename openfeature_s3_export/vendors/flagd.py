@@ -7,11 +7,9 @@ metadata, flag-level keys winning.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from ._base import Normalized, RawEvaluation, normalize_generic
+from ._base import Normalized, RawEvaluation, lift_details, normalize_generic
 
 PROVIDER_NAMES = ("FlagdProvider",)
 VENDOR = "flagd"
@@ -22,8 +20,5 @@ _DETAIL_KEYS = {"flagSetId": "flag_set_id", "version": "flag_version", "scope": 
 def normalize(raw: RawEvaluation) -> Normalized:
     """Lift the flag-set id, version and scope conventions into ``vendor_details``."""
     base = normalize_generic(raw, VENDOR)
-    details: dict[str, Any] = dict(base.vendor_details)
-    for key, column in _DETAIL_KEYS.items():
-        if key in base.flag_metadata:
-            details[column] = base.flag_metadata[key]
+    details = lift_details(base, _DETAIL_KEYS)
     return attrs.evolve(base, vendor_details=details)

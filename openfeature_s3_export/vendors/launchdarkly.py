@@ -7,11 +7,9 @@ evaluation reason's details into ``flag_metadata``.  The flag version is not exp
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from ._base import Normalized, RawEvaluation, normalize_generic
+from ._base import Normalized, RawEvaluation, lift_details, normalize_generic
 
 PROVIDER_NAMES = ("launchdarkly-openfeature-server",)
 VENDOR = "launchdarkly"
@@ -39,10 +37,7 @@ _DETAIL_KEYS = {
 def normalize(raw: RawEvaluation) -> Normalized:
     """Map LD reasons to OpenFeature ones (SPLIT for experiment traffic) and lift LD details."""
     base = normalize_generic(raw, VENDOR)
-    details: dict[str, Any] = dict(base.vendor_details)
-    for key, column in _DETAIL_KEYS.items():
-        if key in base.flag_metadata:
-            details[column] = base.flag_metadata[key]
+    details = lift_details(base, _DETAIL_KEYS)
     reason = base.reason
     if raw.error_code is None and raw.reason is not None:
         reason = _REASONS.get(raw.reason, base.reason)
