@@ -19,7 +19,7 @@ from typing import Any
 from _common import RESULTS, machine, print_table, write_results
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["hook_overhead", "slow_sink", "throughput", "cost", "memory"]
+BENCHES = ["cpu_cost", "hook_overhead", "slow_sink", "throughput", "cost", "memory"]
 
 
 def goals(results: dict[str, dict[str, Any]]) -> list[list[str]]:
@@ -28,6 +28,20 @@ def goals(results: dict[str, dict[str, Any]]) -> list[list[str]]:
     def add(bench: str, goal: str, measured: str, ok: bool | None) -> None:
         rows.append([bench, goal, measured, "-" if ok is None else ("PASS" if ok else "FAIL")])
 
+    if "cpu_cost" in results:
+        s = results["cpu_cost"]["summary"]
+        add(
+            "cpu cost",
+            "process CPU/evaluation, all threads <= 1.20x no-op hook",
+            f"{s['process_ratio']:.3f}x (+{s['process_over_noop_ns'] / 1000:.2f} µs)",
+            s["process_ratio"] <= s["goal_ratio"] and s["dropped"] == 0,
+        )
+        add(
+            "cpu cost",
+            "caller's thread <= 1.0 µs above no-op, worker running",
+            f"{s['caller_over_noop_ns'] / 1000:+.2f} µs",
+            s["caller_over_noop_ns"] <= s["goal_caller_ns"],
+        )
     if "hook_overhead" in results:
         s = results["hook_overhead"]["summary"]
         add(
