@@ -132,32 +132,43 @@ class Engine:
 
     # -- control --------------------------------------------------------------------------
 
-    def flush(self, timeout: float, *, final: bool = False) -> bool:
+    def flush(self, timeout: float) -> bool:
         """Export everything submitted so far; wait at most *timeout* seconds.
 
         ``True`` when every item submitted before the call was handled and none failed to
-        export.  *final* (shutdown) also bounds the sink's work by the timeout.
+        export.  After a timeout the worker carries on: the sink keeps its whole export
+        timeout, because the caller giving up is no reason to lose events.
         """
+        return self._flush(max(timeout, 0.0), None)
+
+    def _flush(self, timeout: float, deadline: float | None) -> bool:
+        """Flush, waiting *timeout* seconds; *deadline* (shutdown's) also bounds the sink."""
         if not self._worker.is_alive():
             return not self._queue
         if threading.current_thread() in (self._worker, self._sender.thread):
             return False  # called from a sink: waiting on ourselves would deadlock
-        request = _FlushRequest(time.monotonic() + max(timeout, 0.0) if final else None)
+        request = _FlushRequest(deadline)
         with self._lock:
             self._flush_requests.append(request)
         self._wake.set()
-        if not request.done.wait(max(timeout, 0.0)):
+        if not request.done.wait(timeout):
             return False
         return request.ok
 
     def shutdown(self, timeout: float) -> bool:
-        """Flush, then stop both threads, within *timeout* seconds.  Idempotent."""
-        deadline = time.monotonic() + max(timeout, 0.0)
+        """Flush, then stop both threads, within *timeout* seconds.  Idempotent.
+
+        ``True`` only when everything submitted was exported: a failed export, a timeout or an
+        event left behind (counted as ``dropped.shutdown``) make it ``False``.
+        """
+        timeout = max(timeout, 0.0)
+        deadline = time.monotonic() + timeout
         with self._lock:
             if self._closed:
                 return not self._queue
             self._closed = True
-        ok = self.flush(timeout, final=True)
+        # One deadline for everything: the final flush, the sink's last export, the joins.
+        ok = self._flush(timeout, deadline)
         self._stopping = True
         self._wake.set()
         self._worker.join(max(deadline - time.monotonic(), 0.0))
@@ -177,6 +188,7 @@ class Engine:
             # Appended by a thread that passed the closed check just before shutdown began.
             self._dropped_shutdown.add(len(self._queue))
             self._queue.clear()
+            ok = False
         self._fold_hot_counters()
         return ok
 
