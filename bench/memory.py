@@ -2,9 +2,12 @@
 
 1. Bytes per queued event: records queued while the worker sleeps, measured with tracemalloc
    (the capture record, the copied context attributes, and the SDK's HookContext it keeps).
-2. Overload: the app evaluates flat out while the sink accepts one batch per second (fault
-   injection: a slow sink), so events arrive far faster than they leave.  RSS is sampled; the
-   queue must stay at its bound and the excess must be counted as ``queue_full``.
+2. Overload: the app evaluates flat out while the sink accepts one batch and then stalls until
+   the run ends (fault injection: a stuck destination).  The overload is forced by
+   construction, not by racing the machine: the app makes at least ``OVERLOAD`` times as many
+   evaluations as the sink accepted, more than the queue plus the batches in flight can hold,
+   however slow the machine.  RSS is sampled; the queue must stay at its bound and the excess
+   must be counted as ``queue_full``.
 
     python bench/memory.py [--quick]
 """
@@ -23,20 +26,27 @@ from _common import contexts, in_memory_flags, machine, main, print_table, write
 
 from openfeature_s3_export import EncodedLine, ExportResult
 
+OVERLOAD = 10
+"""Evaluations made per event the stalled sink accepted, at least."""
+BATCH = 5000
+"""The exporter's ``max_batch_size`` in the overload run."""
 
-class OneBatchPerSecond:
-    """Accepts a batch, then sleeps a second (injected slowness)."""
+
+class OneBatchThenStall:
+    """Accepts one batch, then blocks every export until :attr:`release` is set."""
 
     def __init__(self) -> None:
         self.delivered = 0
+        self.release = threading.Event()
 
     def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
-        time.sleep(1.0)
+        if self.delivered:
+            self.release.wait()
         self.delivered += len(batch)
         return ExportResult(delivered=len(batch))
 
     def shutdown(self) -> None:
-        pass
+        self.release.set()
 
 
 def bytes_per_queued_event(client: Any, n: int) -> float:
@@ -70,8 +80,12 @@ def overload(client: Any, duration: float, max_queue: int) -> dict[str, Any]:
     from openfeature_s3_export import EventExporter, ExportHook
 
     process = psutil.Process()
-    sink = OneBatchPerSecond()
-    exporter = EventExporter(sink, max_queue_size=max_queue, register_atexit=False)
+    sink = OneBatchThenStall()
+    exporter = EventExporter(sink, max_queue_size=max_queue, max_batch_size=BATCH, register_atexit=False)
+    # What the pipeline can hold while the sink stalls: the queue, one batch delivered, one at
+    # the sink, one in the outbox, one the worker waits to hand over.  Making more evaluations
+    # than that (and OVERLOAD times what the sink accepts) forces drops on any machine.
+    at_least = max(max_queue + 4 * BATCH, OVERLOAD * BATCH) + BATCH
     api.clear_hooks()
     api.add_hooks([ExportHook(exporter)])
     ctxs = contexts(5000)
@@ -91,22 +105,25 @@ def overload(client: Any, duration: float, max_queue: int) -> dict[str, Any]:
     n = 0
     max_depth = 0
     stop = time.perf_counter() + duration
-    while time.perf_counter() < stop:
+    while time.perf_counter() < stop or n < at_least:
         for _ in range(500):
             get("new-checkout", False, ctxs[n % 5000])
             n += 1
         max_depth = max(max_depth, len(exporter._engine._queue))
     done.set()
     sampler.join()
+    elapsed = time.perf_counter() - (stop - duration)
     api.clear_hooks()
     stats = exporter.stats()
-    exporter.shutdown(timeout=0.1)  # the slow sink would take minutes; what is left is counted
-    produced_per_s = n / duration
+    delivered = sink.delivered
+    sink.release.set()
+    exporter.shutdown(timeout=30)  # the queued events now leave; any left are counted
+    produced_per_s = n / elapsed
     return {
         "evaluations": n,
         "produced_per_s": produced_per_s,
-        "sink_per_s": sink.delivered / duration,
-        "overload_factor": produced_per_s / max(stats["exported"] / duration, 1.0),
+        "sink_per_s": delivered / elapsed,
+        "overload_factor": n / max(stats["exported"], 1),
         "queue_bound": max_queue,
         "queue_max": max_depth,
         "dropped_queue_full": stats.get("dropped.queue_full", 0),

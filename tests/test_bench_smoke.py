@@ -36,6 +36,7 @@ def test_run_all_quick(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["crashed"] == []
     assert {g["benchmark"] for g in summary["goals"]} == {
+        "cpu cost",
         "hook overhead",
         "slow sink",
         "throughput",
@@ -43,6 +44,13 @@ def test_run_all_quick(tmp_path: Path) -> None:
         "memory",
     }
     assert all(g["verdict"] in ("PASS", "FAIL", "-") for g in summary["goals"])
+
+    cpu = json.loads((tmp_path / "cpu_cost.json").read_text())
+    for variant in ("noop", "export"):
+        assert set(cpu["median_ns"][variant]) == {"process", "caller"}
+        assert all(math.isfinite(v) and v > 0 for v in cpu["median_ns"][variant].values())
+    # Measured with every round flushed: the export variant's CPU includes the worker's.
+    assert cpu["summary"]["exported"] > 0 and cpu["summary"]["dropped"] == 0
 
     hook = json.loads((tmp_path / "hook_overhead.json").read_text())
     medians = hook["median_ns"]

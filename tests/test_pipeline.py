@@ -13,6 +13,7 @@ import pytest
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
+from waiting import wait_until
 
 from openfeature_s3_export import EncodedLine, EventExporter, ExportHook, ExportResult, InMemorySink
 from openfeature_s3_export._counters import total_dropped
@@ -48,15 +49,28 @@ class GateSink:
         self.gate = threading.Event()
         self.entered = threading.Event()
         self.exported: list[EncodedLine] = []
+        self.holding = 0
 
     def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
+        self.holding = len(batch)
         self.entered.set()
         self.gate.wait(30)
         self.exported.extend(batch)
+        self.holding = 0
         return ExportResult(delivered=len(batch))
 
     def shutdown(self) -> None:
         self.gate.set()
+
+
+def _worker_blocked_on_full_outbox(exporter: EventExporter, sink: GateSink) -> bool:
+    """Whether the worker waits in ``Sender.send`` for a slot: a batch is counted as unsent that
+    is neither at the (stuck) sink nor in the outbox.  Read under the sender's lock, which the
+    worker only releases while it waits, so a ``True`` is a settled state, not a passing one."""
+    sender = exporter._engine._sender
+    with sender._cv:
+        handed_over = sink.holding + sum(len(batch) for batch, *_ in sender._outbox)
+        return sender._in_flight >= 2 and sender.unsent > handed_over
 
 
 class FailingSink:
@@ -125,10 +139,7 @@ def test_batches_respect_event_and_byte_limits(max_events: int, max_bytes: int) 
 def test_batch_goes_out_after_flush_interval_without_flush(sink: InMemorySink) -> None:
     exporter = EventExporter(sink, flush_interval=0.05, register_atexit=False)
     exporter.track("e", EvaluationContext("u"))
-    for _ in range(400):  # bounded wait, no timing assertion: just wait for the effect
-        if sink.row_objects():
-            break
-        time.sleep(0.01)
+    wait_until(lambda: bool(sink.row_objects()), what="the batch to leave on its own")
     assert len(sink.row_objects()) == 1
     exporter.shutdown(timeout=5)
 
@@ -298,14 +309,14 @@ def test_worker_keeps_encoding_while_a_batch_is_on_the_network() -> None:
     assert sink.entered.wait(10)  # batch 1 is "on the network"
     for i in range(25):
         exporter.track("second", attributes={"i": i})
-    deadline = time.monotonic() + 10
-    while exporter.stats()["pending"] < 35 and time.monotonic() < deadline:
-        time.sleep(0.01)
     # Drained although the sink is stuck: batch 2 waits for the sender, batch 3 is encoded and
-    # waits for a free slot (memory stays bounded), the last 5 are in the batch being built;
-    # all 35 are pending, batch 1 included until the sink returns.
+    # the worker waits for a free slot (memory stays bounded); it took all 25 off the queue in
+    # one chunk, so the last 5 are in the batch being built.  The worker is then blocked in
+    # Sender.send, so the state below is final, not a snapshot.
+    wait_until(lambda: _worker_blocked_on_full_outbox(exporter, sink), what="a full outbox")
     stats = exporter.stats()
-    assert (stats["queued"], stats["pending"], stats["exported"]) == (0, 35, 0)
+    assert stats["queued"] == 0
+    assert stats["pending"] == 35, "batch 1 at the sink, 2 in the outbox, 3 waiting, 5 being built"
     sink.gate.set()
     assert exporter.flush(timeout=10)
     names = [json.loads(e.data)["event_name"] for e in sink.exported]
@@ -350,7 +361,8 @@ def test_every_event_is_accounted_for_while_the_sink_is_stuck() -> None:
     for i in range(100):
         exporter.track("e", attributes={"i": i})
     assert sink.entered.wait(10)
-    time.sleep(0.2)
+    # Final state while the sink is stuck: two batches handed over, a third waiting for a slot.
+    wait_until(lambda: _worker_blocked_on_full_outbox(exporter, sink), what="a full outbox")
     stats = exporter.stats()
     after_enqueue = stats["dropped"] - stats.get("dropped.queue_full", 0)
     assert stats["enqueued"] + stats.get("dropped.queue_full", 0) == 100

@@ -74,6 +74,11 @@ class Sender:
             self._in_flight += 1
             self._cv.notify_all()
 
+    def snapshot(self) -> tuple[dict[str, int], int]:
+        """The counters and :attr:`unsent`, read together."""
+        with self._cv:
+            return self._counters.snapshot(), self._unsent
+
     def wait_sent(self, deadline: float | None) -> bool:
         """Wait until every batch handed over was exported; ``False`` when *deadline* passed."""
         with self._cv:
@@ -109,11 +114,15 @@ class Sender:
                 self._deliver(batch, nbytes, deadline)
             except Exception:  # a bug here must not kill the sender thread
                 logger.exception("openfeature-s3-export sender error")
-            finally:
                 with self._cv:
-                    self._in_flight -= 1
-                    self._unsent -= len(batch)
-                    self._cv.notify_all()
+                    self._counters.add(drop_key(DROP_EXPORT_FAILED), len(batch))
+                    self._done(batch)
+
+    def _done(self, batch: Sequence[EncodedLine]) -> None:
+        """The batch has left (delivered, or counted): free its slot (hold ``_cv``)."""
+        self._in_flight -= 1
+        self._unsent -= len(batch)
+        self._cv.notify_all()
 
     def _deliver(self, batch: Sequence[EncodedLine], nbytes: int, deadline: float) -> None:
         counters = self._counters
@@ -122,16 +131,10 @@ class Sender:
             result = self._export(batch, deadline)
         except Exception as exc:
             result = ExportResult(delivered=0, failed=batch, error=repr(exc))
-        counters.add("exported", result.delivered)
-        counters.add("retried", result.retried)
-        counters.add("bytes", nbytes)
+        failed = len(result.failed)
         for reason, count in result.dropped.items():
-            counters.add(drop_key(reason), count)
             self._log.warning(reason, "sink dropped %d events: %s", count, reason, count=count)
-        if result.failed:
-            failed = len(result.failed)
-            counters.add("failed", failed)
-            counters.add(drop_key(DROP_EXPORT_FAILED), failed)
+        if failed:
             self._log.warning(
                 DROP_EXPORT_FAILED,
                 "export to %s failed, %d events dropped: %s",
@@ -140,3 +143,15 @@ class Sender:
                 result.error or "unknown error",
                 count=failed,
             )
+        # Counted and released in one step under the lock, which snapshot() takes too: an
+        # event is never seen both pending and exported (or dropped).  Last, so that nothing
+        # after it can raise and release the batch twice.
+        with self._cv:
+            counters.add("exported", result.delivered)
+            counters.add("retried", result.retried)
+            counters.add("bytes", nbytes)
+            for reason, count in result.dropped.items():
+                counters.add(drop_key(reason), count)
+            counters.add("failed", failed)
+            counters.add(drop_key(DROP_EXPORT_FAILED), failed)
+            self._done(batch)

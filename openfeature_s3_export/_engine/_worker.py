@@ -167,8 +167,10 @@ class Engine:
             if self._closed:
                 return not self._queue
             self._closed = True
-        # One deadline for everything: the final flush, the sink's last export, the joins.
-        ok = self._flush(timeout, deadline)
+        # One deadline for everything.  The sink's last export ends a little before it (a tenth
+        # of the timeout, at most 0.1 s), so that its result is counted and the threads have
+        # stopped when shutdown returns.
+        ok = self._flush(timeout, deadline - min(timeout / 10, 0.1))
         self._stopping = True
         self._wake.set()
         self._worker.join(max(deadline - time.monotonic(), 0.0))
@@ -200,13 +202,13 @@ class Engine:
     def stats(self) -> dict[str, int]:
         """The engine's counters (see ``EventExporter.stats``)."""
         self._fold_hot_counters()
-        values = self._counters.snapshot()
+        values, unsent = self._sender.snapshot()
         values["enqueued"] = self._taken + len(self._queue)
         for key in ("exported", "failed", "retried", "batches", "bytes"):
             values.setdefault(key, 0)
         values["dropped"] = sum(v for k, v in values.items() if k.startswith("dropped."))
         values["queued"] = len(self._queue)
-        values["pending"] = len(self._batcher) + self._sender.unsent + self._in_hand
+        values["pending"] = len(self._batcher) + unsent + self._in_hand
         return values
 
     # -- worker ---------------------------------------------------------------------------
