@@ -16,7 +16,7 @@ from waiting import wait_until
 
 from openfeature_s3_export import EncodedLine, EventExporter, ExportHook, ExportResult, InMemorySink
 from openfeature_s3_export._capture import TIME_NS, track_record
-from openfeature_s3_export._engine import Engine, Limits
+from openfeature_s3_export._engine import Batcher, Engine, Limits
 from openfeature_s3_export.exporter import _DuplicateWarning
 
 
@@ -173,3 +173,37 @@ def test_evaluations_without_client_metadata_are_never_taken_for_duplicates() ->
     assert len(sink.lines) == 3
     assert exporter.stats()["duplicate_hook_calls"] == 0
     assert exporter.shutdown(timeout=10)
+
+
+@pytest.mark.timeout(20)  # a flush left waiting would sit out its 60 s: fail well before
+def test_a_bug_in_the_worker_counts_what_it_held_and_releases_flush() -> None:
+    """A bug in the library's own worker code must not lose events unseen, kill the worker, or
+    leave ``flush`` waiting for its whole timeout.
+
+    STUB: no input makes the engine's own code raise, so the batcher's ``extend`` is replaced
+    to inject the fault once.
+    """
+
+    class FailingOnce(Batcher):
+        __slots__ = ("failed",)
+
+        def extend(self, lines: list[EncodedLine], sizes: list[int]) -> list[tuple[list[EncodedLine], int]]:
+            if not getattr(self, "failed", False):
+                self.failed = True
+                raise RuntimeError("injected bug")
+            return super().extend(lines, sizes)
+
+    sink = InMemorySink()
+    engine = Engine(lambda line: line, lambda batch, deadline: sink.export(batch), _limits(), what="test")
+    engine._batcher = FailingOnce(10, 10**6, 3600)
+    line = EncodedLine(b"{}\n", 0, None)
+    for _ in range(3):
+        engine.submit(line)
+    assert engine.flush(timeout=60) is False, "released at once, reporting the failure"
+    stats = engine.stats()
+    assert stats["dropped.internal_error"] == 3
+    assert stats["enqueued"] == stats["exported"] + stats["queued"] + stats["pending"] + 3
+    engine.submit(line)
+    assert engine.flush(timeout=30) is True, "the worker is still alive"
+    assert len(sink.lines) == 1
+    engine.shutdown(timeout=5)

@@ -30,6 +30,8 @@ DROP_SHUTDOWN: Final = "shutdown"
 DROP_UNSERIALIZABLE: Final = "unserializable"
 DROP_TOO_LARGE: Final = "too_large"
 DROP_FORK_WITHOUT_HOOKS: Final = "fork_without_hooks"
+DROP_INTERNAL_ERROR: Final = "internal_error"
+"""Drop reason: events the worker held when a bug in this library stopped it (logged)."""
 
 _CHUNK = 512  # items the worker takes off the queue at a time
 _data = itemgetter(0)  # EncodedLine.data, as a C call
@@ -284,10 +286,7 @@ class Engine:
                 self._wake.wait(interval if left is None else left)
             self._woken = False
             self._wake.clear()
-            try:
-                self._cycle()
-            except Exception:  # a bug here must not kill the worker thread
-                logger.exception("openfeature-s3-export worker error")
+            self._cycle()
             if self._stopping and not self._queue and not self._flush_requests:
                 self._sender.stop()
                 return
@@ -295,19 +294,26 @@ class Engine:
     def _cycle(self) -> None:
         with self._lock:
             requests, self._flush_requests = self._flush_requests, []
-        failed_before = self._counters.get(drop_key(DROP_EXPORT_FAILED))
-        deadline = min((r.deadline for r in requests if r.deadline is not None), default=None)
-        self._drain(deadline)
-        batcher = self._batcher
-        if batcher.lines and (requests or self._stopping or batcher.seconds_left() == 0.0):
-            nbytes = batcher.nbytes
-            self._sender.send(batcher.take(), nbytes, deadline)
-        sent = self._sender.wait_sent(deadline) if requests or self._stopping else True
-        self._fold_hot_counters()
-        ok = sent and self._counters.get(drop_key(DROP_EXPORT_FAILED)) == failed_before
-        for request in requests:
-            request.ok = ok
-            request.done.set()
+        ok = False
+        try:
+            failed_before = self._counters.get(drop_key(DROP_EXPORT_FAILED))
+            deadline = min((r.deadline for r in requests if r.deadline is not None), default=None)
+            self._drain(deadline)
+            batcher = self._batcher
+            if batcher.lines and (requests or self._stopping or batcher.seconds_left() == 0.0):
+                nbytes = batcher.nbytes
+                self._sender.send(batcher.take(), nbytes, deadline)
+            sent = self._sender.wait_sent(deadline) if requests or self._stopping else True
+            self._fold_hot_counters()
+            ok = sent and self._counters.get(drop_key(DROP_EXPORT_FAILED)) == failed_before
+        except Exception:  # a bug here must not kill the worker thread, nor lose events unseen
+            logger.exception("openfeature-s3-export worker error")
+            self._counters.add(drop_key(DROP_INTERNAL_ERROR), self._in_hand)
+            self._in_hand = 0
+        finally:
+            for request in requests:
+                request.ok = ok
+                request.done.set()
 
     def _drain(self, deadline: float | None) -> None:
         """Move every queued item into batches, sending each batch once it is complete."""
@@ -323,13 +329,10 @@ class Engine:
             items = [popleft() for _ in range(min(len(queue), _CHUNK))]
             self._taken += len(items)
             self._in_hand = len(items)
-            lines: list[EncodedLine] = []
-            append = lines.append
-            for item in items:
-                try:
-                    append(encode(item))
-                except Exception as exc:
-                    self._reject(exc)
+            try:
+                lines = list(map(encode, items))  # the loop in C: the common case
+            except Exception:
+                lines = self._encode_each(items)  # one item is bad: again, one at a time
             sizes = list(map(len, map(_data, lines)))
             if sizes and max(sizes) > max_event:
                 lines, sizes = self._drop_too_large(lines, sizes)
@@ -338,6 +341,16 @@ class Engine:
             for batch, nbytes in done:
                 self._in_hand -= len(batch)
                 self._sender.send(batch, nbytes, deadline)
+
+    def _encode_each(self, items: list[Any]) -> list[EncodedLine]:
+        """Encode *items* one by one, dropping (and counting) those that cannot be encoded."""
+        lines: list[EncodedLine] = []
+        for item in items:
+            try:
+                lines.append(self._encode(item))
+            except Exception as exc:
+                self._reject(exc)
+        return lines
 
     def _drop_too_large(
         self, lines: list[EncodedLine], sizes: list[int]
