@@ -1,7 +1,7 @@
 """Memory: bytes per queued event, and RSS under 10x overload (it must stay bounded).
 
 1. Bytes per queued event: records queued while the worker sleeps, measured with tracemalloc
-   (the capture record, the copied context attributes, and the SDK's HookContext it keeps).
+   (the capture record and the copied context attributes; the record keeps no SDK object).
 2. Overload: the app evaluates flat out while the sink accepts one batch and then stalls until
    the run ends (fault injection: a stuck destination).  The overload is forced by
    construction, not by racing the machine: the app makes at least ``OVERLOAD`` times as many
@@ -148,7 +148,7 @@ def run(quick: bool) -> dict[str, Any]:
     # for allocator behaviour (freed memory is not always returned to the OS).
     budget = 3 * (max_queue + 3 * 5000) * per_event
     bounded = result["queue_max"] <= max_queue and growth <= budget
-    print(f"bytes per queued event (record + copied context + SDK HookContext): {per_event:,.0f}")
+    print(f"bytes per queued event (capture record + copied context): {per_event:,.0f}")
     print_table(
         [
             "overload x",
