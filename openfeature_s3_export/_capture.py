@@ -87,7 +87,7 @@ def evaluation_record(hook_context: Any, details: Any) -> tuple[Any, ...]:
         details.reason,
         details.error_code,
         details.error_message,
-        details.flag_metadata,
+        details.flag_metadata or None,  # an empty dict need not cross to the worker
         provider.name if provider is not None else None,
         client.domain if client is not None else None,
     )

@@ -7,69 +7,74 @@ import os
 import random
 import time
 
-_HEX3 = [f"{n:03x}-" for n in range(4096)]
 _DIGITS3 = [f"{n:03d}Z" for n in range(1000)]
 _MS_PER_S = 1000
 
+ID_COUNTER = itertools.count()
+"""Shared by every worker of the process: two exporters never hand out the same counter value
+within a millisecond (unless 4,096 ids are made in it)."""
 
-def _new_tail() -> str:
-    """Variant bits ``10`` and 62 random bits, as the last two groups of a UUID."""
+ID_TAILS: list[str] = []
+"""``ID_TAILS[counter & 0xFFF]``: the counter as the 12 ``rand_a`` bits, then variant ``10`` and
+62 random bits.  The random bits are drawn once per process, and again in a forked child
+(which would otherwise repeat the parent's ids); the list is refilled in place."""
+
+MICROS = _DIGITS3
+"""``MICROS[microseconds within the millisecond]``: the last three digits and the ``Z``."""
+
+
+def _draw_tails() -> None:
     bits = random.SystemRandom().getrandbits(62)
-    return f"{0x8000 | bits >> 48:04x}-{bits & 0xFFFF_FFFF_FFFF:012x}"
+    tail = f"-{0x8000 | bits >> 48:04x}-{bits & 0xFFFF_FFFF_FFFF:012x}"
+    ID_TAILS[:] = [f"{n:03x}{tail}" for n in range(4096)]
 
 
-# Ids are unique within a process by (millisecond, counter) and across processes by the random
-# tail, drawn again in a forked child (which would otherwise repeat the parent's ids).
-_tail = _new_tail()
-_counter = itertools.count()
-
-
-def _after_fork_in_child() -> None:
-    global _tail
-    _tail = _new_tail()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+_draw_tails()
+os.register_at_fork(after_in_child=_draw_tails)
 
 
 class Stamps:
-    """The event id and the timestamp text of an event, from its capture time.
+    """The event id and timestamp text of the events of one millisecond.
 
     Ids are UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter in
     ``rand_a`` (method 1: ids made in one millisecond sort in the order they were made), then 62
-    random bits.  The formatting that is the same for every event of one millisecond is done
-    once per millisecond: a burst of events costs a counter step and two concatenations each.
-    One instance per worker thread (not thread-safe).
+    random bits.  What is the same for every event of one millisecond is formatted once, so an
+    event costs a counter step and a few list lookups::
+
+        event_id = stamps.id_prefix + ID_TAILS[next(ID_COUNTER) & 0xFFF]
+        timestamp = stamps.time_prefix + MICROS[time_us % 1000]
+
+    after ``stamps.at(time_us // 1000)``.  One instance per worker thread (not thread-safe).
     """
 
-    __slots__ = ("_id_prefix", "_ms", "_second", "_second_prefix", "_time_prefix")
+    __slots__ = ("_second", "_second_prefix", "id_prefix", "ms", "time_prefix")
 
     def __init__(self) -> None:
-        self._ms = -1
+        self.ms = -1
         self._second = -1
         self._second_prefix = ""
-        self._id_prefix = ""
-        self._time_prefix = ""
+        self.id_prefix = ""
+        self.time_prefix = ""
 
-    def stamp(self, time_ns: int) -> tuple[str, str]:
-        """``(event_id, "YYYY-MM-DDTHH:MM:SS.ffffffZ")`` for a capture time in nanoseconds."""
-        time_us = time_ns // 1000
-        ms = time_us // 1000
-        if ms != self._ms:
-            self._new_millisecond(ms)
-        return (
-            self._id_prefix + _HEX3[next(_counter) & 0xFFF] + _tail,
-            self._time_prefix + _DIGITS3[time_us % 1000],
-        )
-
-    def _new_millisecond(self, ms: int) -> None:
-        self._ms = ms
-        self._id_prefix = f"{(ms >> 16) & 0xFFFF_FFFF:08x}-{ms & 0xFFFF:04x}-7"
+    def at(self, ms: int) -> None:
+        """Make the prefixes those of millisecond *ms* (Unix time)."""
+        self.ms = ms
+        self.id_prefix = f"{(ms >> 16) & 0xFFFF_FFFF:08x}-{ms & 0xFFFF:04x}-7"
         second = ms // _MS_PER_S
         if second != self._second:
             self._second = second
             self._second_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        self._time_prefix = f"{self._second_prefix}.{ms % _MS_PER_S:03d}"
+        self.time_prefix = f"{self._second_prefix}.{ms % _MS_PER_S:03d}"
+
+    def stamp(self, time_ns: int) -> tuple[str, str]:
+        """``(event_id, "YYYY-MM-DDTHH:MM:SS.ffffffZ")`` for a capture time in nanoseconds."""
+        time_us = time_ns // 1000
+        if time_us // 1000 != self.ms:
+            self.at(time_us // 1000)
+        return (
+            self.id_prefix + ID_TAILS[next(ID_COUNTER) & 0xFFF],
+            self.time_prefix + MICROS[time_us % 1000],
+        )
 
 
 def uuid7(time_ns: int) -> str:

@@ -15,6 +15,9 @@ import orjson
 
 from . import _capture as capture
 from ._encoding import EncodedLine, EncodingError, attributes_json, dumps, encode_row, line_parts, quote
+from ._ids import ID_COUNTER as _ID_COUNTER
+from ._ids import ID_TAILS as _ID_TAILS
+from ._ids import MICROS as _MICROS
 from ._ids import Stamps
 from ._snapshot import RichAttributes
 from ._version import __version__
@@ -191,13 +194,18 @@ class RowBuilder:
                     context_json = attributes_json(context)
             else:
                 context_json = attributes_json(context)
-            event_id, timestamp = self._stamps.stamp(time_ns)
+            time_us = time_ns // 1000
+            stamps = self._stamps
+            if time_us // 1000 != stamps.ms:
+                stamps.at(time_us // 1000)
             line = "".join(
                 (
                     parts[0],
-                    event_id,
+                    stamps.id_prefix,
+                    _ID_TAILS[next(_ID_COUNTER) & 0xFFF],
                     parts[1],
-                    timestamp,
+                    stamps.time_prefix,
+                    _MICROS[time_us % 1000],
                     parts[2],
                     "null" if targeting_key is None else quote(targeting_key),
                     parts[3],
@@ -205,7 +213,7 @@ class RowBuilder:
                     parts[4],
                 )
             )
-            return _new_tuple(EncodedLine, (line.encode(), time_ns // 1000, targeting_key))
+            return _new_tuple(EncodedLine, (line.encode(), time_us, targeting_key))
         except EncodingError:
             raise
         except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
