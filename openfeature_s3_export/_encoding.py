@@ -171,11 +171,6 @@ def attributes_json(attributes: Mapping[str, Any] | None) -> str:
     return dumps(attributes)
 
 
-quote: Any = getattr(json.encoder, "c_encode_basestring", None) or json.encoder.py_encode_basestring
-"""``quote(text)``: *text* as a JSON string literal, quotes included (the C quoter behind the
-standard library's encoder, without its per-call overhead)."""
-
-
 def encode_row(row: Row, timestamp_us: int) -> EncodedLine:
     """Encode *row* as one newline-terminated UTF-8 JSON line.
 
@@ -201,34 +196,41 @@ _TARGETING_KEY: Final = "\x00targeting_key\x00"
 _CONTEXT: Final = "\x00context\x00"
 
 
-def line_parts(row: Row) -> tuple[str, str, str, str, str] | None:
-    """The constant text around the four columns that change from one evaluation to the next.
+def line_parts(row: Row) -> tuple[bytes, bytes, bytes, bytes, bytes] | None:
+    """The constant bytes around the four columns that change from one evaluation to the next.
 
     Every evaluation of one flag with one outcome has the same line except for ``event_id``,
     ``timestamp``, ``targeting_key`` and ``context``.  The line is::
 
-        parts[0] + event_id + parts[1] + timestamp + parts[2] + quote(targeting_key) or "null"
-        + parts[3] + quote(context_json) + parts[4]
+        parts[0] + event_id + parts[1] + timestamp + parts[2] + json_string(targeting_key) or
+        b"null" + parts[3] + json_string(context_json) + parts[4]
 
-    which is byte for byte :func:`encode_row` of the full row (``tests/test_rows.py`` checks).
-    ``None`` when a user value happens to contain one of the stand-ins: encode such rows whole.
+    which is byte for byte :func:`encode_row` of the full row (``tests/test_rows.py`` checks),
+    with :func:`json_string` quoting as the row encoder does.  ``None`` when a user value
+    happens to contain one of the stand-ins: encode such rows whole.
 
     :raises EncodingError: as :func:`encode_row`.
     """
     probe = attrs.evolve(
         row, event_id=_EVENT_ID, timestamp=_TIMESTAMP, targeting_key=_TARGETING_KEY, context=_CONTEXT
     )
-    text = encode_row(probe, 0).data.decode()
-    markers = (_json_inner(_EVENT_ID), _json_inner(_TIMESTAMP), quote(_TARGETING_KEY), quote(_CONTEXT))
-    if any(text.count(marker) != 1 for marker in markers):
+    data = encode_row(probe, 0).data
+    markers = (
+        json_string(_EVENT_ID)[1:-1],
+        json_string(_TIMESTAMP)[1:-1],
+        json_string(_TARGETING_KEY),
+        json_string(_CONTEXT),
+    )
+    if any(data.count(marker) != 1 for marker in markers):
         return None
-    head, rest = text.split(markers[0])
+    head, rest = data.split(markers[0])
     middle, rest = rest.split(markers[1])
     before_key, rest = rest.split(markers[2])
     before_context, tail = rest.split(markers[3])
     return head, middle, before_key, before_context, tail
 
 
-def _json_inner(text: str) -> str:
-    """*text* as it appears between the quotes of a JSON string."""
-    return str(quote(text))[1:-1]
+json_string: Any = orjson.dumps
+"""``json_string(text)``: *text* as a UTF-8 JSON string literal, quotes included, escaped as
+the row encoder escapes it (raises ``orjson.JSONEncodeError``, a ``TypeError``, for text that is
+not valid Unicode)."""

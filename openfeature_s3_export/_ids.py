@@ -7,14 +7,14 @@ import os
 import random
 import time
 
-_DIGITS3 = [f"{n:03d}Z" for n in range(1000)]
+_DIGITS3 = [f"{n:03d}Z".encode() for n in range(1000)]
 _MS_PER_S = 1000
 
 ID_COUNTER = itertools.count()
 """Shared by every worker of the process: two exporters never hand out the same counter value
 within a millisecond (unless 4,096 ids are made in it)."""
 
-ID_TAILS: list[str] = []
+ID_TAILS: list[bytes] = []
 """``ID_TAILS[counter & 0xFFF]``: the counter as the 12 ``rand_a`` bits, then variant ``10`` and
 62 random bits.  The random bits are drawn once per process, and again in a forked child
 (which would otherwise repeat the parent's ids); the list is refilled in place."""
@@ -26,7 +26,7 @@ MICROS = _DIGITS3
 def _draw_tails() -> None:
     bits = random.SystemRandom().getrandbits(62)
     tail = f"-{0x8000 | bits >> 48:04x}-{bits & 0xFFFF_FFFF_FFFF:012x}"
-    ID_TAILS[:] = [f"{n:03x}{tail}" for n in range(4096)]
+    ID_TAILS[:] = [f"{n:03x}{tail}".encode() for n in range(4096)]
 
 
 _draw_tails()
@@ -38,8 +38,8 @@ class Stamps:
 
     Ids are UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then a 12-bit counter in
     ``rand_a`` (method 1: ids made in one millisecond sort in the order they were made), then 62
-    random bits.  What is the same for every event of one millisecond is formatted once, so an
-    event costs a counter step and a few list lookups::
+    random bits.  What is the same for every event of one millisecond is formatted once (as
+    UTF-8, ready for the line), so an event costs a counter step and a few list lookups::
 
         event_id = stamps.id_prefix + ID_TAILS[next(ID_COUNTER) & 0xFFF]
         timestamp = stamps.time_prefix + MICROS[time_us % 1000]
@@ -53,18 +53,18 @@ class Stamps:
         self.ms = -1
         self._second = -1
         self._second_prefix = ""
-        self.id_prefix = ""
-        self.time_prefix = ""
+        self.id_prefix = b""
+        self.time_prefix = b""
 
     def at(self, ms: int) -> None:
         """Make the prefixes those of millisecond *ms* (Unix time)."""
         self.ms = ms
-        self.id_prefix = f"{(ms >> 16) & 0xFFFF_FFFF:08x}-{ms & 0xFFFF:04x}-7"
+        self.id_prefix = f"{(ms >> 16) & 0xFFFF_FFFF:08x}-{ms & 0xFFFF:04x}-7".encode()
         second = ms // _MS_PER_S
         if second != self._second:
             self._second = second
             self._second_prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        self.time_prefix = f"{self._second_prefix}.{ms % _MS_PER_S:03d}"
+        self.time_prefix = f"{self._second_prefix}.{ms % _MS_PER_S:03d}".encode()
 
     def stamp(self, time_ns: int) -> tuple[str, str]:
         """``(event_id, "YYYY-MM-DDTHH:MM:SS.ffffffZ")`` for a capture time in nanoseconds."""
@@ -72,8 +72,8 @@ class Stamps:
         if time_us // 1000 != self.ms:
             self.at(time_us // 1000)
         return (
-            self.id_prefix + ID_TAILS[next(ID_COUNTER) & 0xFFF],
-            self.time_prefix + MICROS[time_us % 1000],
+            (self.id_prefix + ID_TAILS[next(ID_COUNTER) & 0xFFF]).decode(),
+            (self.time_prefix + MICROS[time_us % 1000]).decode(),
         )
 
 

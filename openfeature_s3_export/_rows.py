@@ -14,7 +14,7 @@ import attrs
 import orjson
 
 from . import _capture as capture
-from ._encoding import EncodedLine, EncodingError, attributes_json, dumps, encode_row, line_parts, quote
+from ._encoding import EncodedLine, EncodingError, attributes_json, dumps, encode_row, line_parts
 from ._ids import ID_COUNTER as _ID_COUNTER
 from ._ids import ID_TAILS as _ID_TAILS
 from ._ids import MICROS as _MICROS
@@ -120,7 +120,7 @@ class RowBuilder:
         self._stamps = Stamps()
         self._normalized: dict[tuple[Any, ...], tuple[Normalized, str, str]] = {}
         # flag key -> [(outcome key, line parts or None for "encode whole")]
-        self._lines: dict[Any, list[tuple[tuple[Any, ...], tuple[str, ...] | None]]] = {}
+        self._lines: dict[Any, list[tuple[tuple[Any, ...], tuple[bytes, ...] | None]]] = {}
 
     def encode(self, record: tuple[Any, ...]) -> EncodedLine:
         """The encoded line of *record*'s row.
@@ -189,16 +189,16 @@ class RowBuilder:
                 targeting_key = _text(targeting_key)
             if type(context) is dict:
                 try:
-                    context_json = _orjson(context).decode()
-                except (orjson.JSONEncodeError, TypeError):
-                    context_json = attributes_json(context)
+                    context_json = _orjson(_orjson(context).decode())
+                except TypeError:  # orjson.JSONEncodeError is one
+                    context_json = _orjson(attributes_json(context))
             else:
-                context_json = attributes_json(context)
+                context_json = _orjson(attributes_json(context))
             time_us = time_ns // 1000
             stamps = self._stamps
             if time_us // 1000 != stamps.ms:
                 stamps.at(time_us // 1000)
-            line = "".join(
+            line = b"".join(
                 (
                     parts[0],
                     stamps.id_prefix,
@@ -207,13 +207,13 @@ class RowBuilder:
                     stamps.time_prefix,
                     _MICROS[time_us % 1000],
                     parts[2],
-                    "null" if targeting_key is None else quote(targeting_key),
+                    b"null" if targeting_key is None else _orjson(targeting_key),
                     parts[3],
-                    quote(context_json),
+                    context_json,
                     parts[4],
                 )
             )
-            return _new_tuple(EncodedLine, (line.encode(), time_us, targeting_key))
+            return _new_tuple(EncodedLine, (line, time_us, targeting_key))
         except EncodingError:
             raise
         except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
@@ -234,8 +234,8 @@ class RowBuilder:
         self,
         record: tuple[Any, ...],
         key: tuple[Any, ...],
-        outcomes: list[tuple[tuple[Any, ...], tuple[str, ...] | None]] | None,
-    ) -> tuple[str, ...] | None:
+        outcomes: list[tuple[tuple[Any, ...], tuple[bytes, ...] | None]] | None,
+    ) -> tuple[bytes, ...] | None:
         """Build the line parts for a new flag outcome and keep them (bounded)."""
         parts = line_parts(self._evaluation(record)[0])
         if outcomes is None:
