@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 import click
@@ -112,19 +113,29 @@ def spark(table: str, location: str, fmt: str, start: str) -> str:
     """Spark / Databricks SQL temporary view with an explicit schema, plus Auto Loader."""
     typed = columns("spark") + partition_columns("spark")
     cols = ",\n".join(f"    `{name}` {kind}" for name, kind in typed)
+    names = textwrap.fill(
+        ", ".join(f"`{name}`" for name, _ in typed), width=96, initial_indent="    ", subsequent_indent="    "
+    )
     source = "json" if fmt == "ndjson" else "parquet"
     glob = "*.json.gz" if fmt == "ndjson" else "*.parquet"
     struct = ", ".join(f"`{name}` {kind}" for name, kind in columns("spark"))
+    multiline = "-- NDJSON is one object per line: never set multiLine.\n" if fmt == "ndjson" else ""
+    # Apache Spark has no QUALIFY (only Databricks SQL does): number the copies in a subquery.
     return (
         f"-- Spark / Databricks, schema v1 {fmt.upper()} under {location}.  The schema is given,\n"
-        "-- never inferred; dt and hour come from the folder names.  NDJSON is one object per\n"
-        "-- line: never set multiLine.\n"
+        "-- never inferred: dt and hour come from the folder names.\n"
+        f"{multiline}"
         f"CREATE OR REPLACE TEMPORARY VIEW {table}_raw (\n{cols}\n)\n"
         f"USING {source}\n"
         f"OPTIONS (path '{location}', pathGlobFilter '{glob}', recursiveFileLookup 'false');\n\n"
+        "-- One row per event: delivery is at-least-once, a duplicate is an identical row.\n"
         f"CREATE OR REPLACE TEMPORARY VIEW {table} AS\n"
-        f"SELECT * FROM {table}_raw\n"
-        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY `timestamp`) = 1;\n\n"
+        f"SELECT\n{names}\n"
+        "FROM (\n"
+        "    SELECT *, row_number() OVER (PARTITION BY `event_id` ORDER BY `timestamp`) AS copy_number\n"
+        f"    FROM {table}_raw\n"
+        ") AS numbered\n"
+        "WHERE copy_number = 1;\n\n"
         "-- Databricks Auto Loader (Python), streaming new files into a Delta table:\n"
         "-- (spark.readStream.format('cloudFiles')\n"
         f"--     .option('cloudFiles.format', '{source}')\n"

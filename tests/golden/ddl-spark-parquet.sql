@@ -1,6 +1,5 @@
 -- Spark / Databricks, schema v1 PARQUET under s3://BUCKET/PREFIX/.  The schema is given,
--- never inferred; dt and hour come from the folder names.  NDJSON is one object per
--- line: never set multiLine.
+-- never inferred: dt and hour come from the folder names.
 CREATE OR REPLACE TEMPORARY VIEW flag_events_raw (
     `schema_version` INT,
     `event_id` STRING,
@@ -37,9 +36,19 @@ CREATE OR REPLACE TEMPORARY VIEW flag_events_raw (
 USING parquet
 OPTIONS (path 's3://BUCKET/PREFIX/', pathGlobFilter '*.parquet', recursiveFileLookup 'false');
 
+-- One row per event: delivery is at-least-once, a duplicate is an identical row.
 CREATE OR REPLACE TEMPORARY VIEW flag_events AS
-SELECT * FROM flag_events_raw
-QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY `timestamp`) = 1;
+SELECT
+    `schema_version`, `event_id`, `kind`, `timestamp`, `flag_key`, `flag_type`, `value`,
+    `default_value`, `variant`, `reason`, `vendor_reason`, `error_code`, `error_message`,
+    `is_default_value`, `provider`, `vendor`, `domain`, `targeting_key`, `context_kind`,
+    `context`, `flag_metadata`, `vendor_details`, `event_name`, `metric_value`, `attributes`,
+    `library_version`, `service_name`, `environment`, `host`, `dt`, `hour`
+FROM (
+    SELECT *, row_number() OVER (PARTITION BY `event_id` ORDER BY `timestamp`) AS copy_number
+    FROM flag_events_raw
+) AS numbered
+WHERE copy_number = 1;
 
 -- Databricks Auto Loader (Python), streaming new files into a Delta table:
 -- (spark.readStream.format('cloudFiles')
