@@ -207,3 +207,20 @@ def test_a_bug_in_the_worker_counts_what_it_held_and_releases_flush() -> None:
     assert engine.flush(timeout=30) is True, "the worker is still alive"
     assert len(sink.lines) == 1
     engine.shutdown(timeout=5)
+
+
+def test_flush_without_a_worker_reports_what_is_still_queued() -> None:
+    """Kills ``return not self._queue`` -> ``return True`` when the worker is gone (as in a
+    child forked without fork hooks, before its queue fills and the exporter restarts)."""
+    engine = Engine(
+        lambda line: line, lambda batch, deadline: ExportResult(delivered=len(batch)), _limits(), what="t"
+    )
+    engine._stopping = True
+    engine._wake.set()
+    engine._worker.join(10)
+    engine._sender.thread.join(10)
+    assert not engine._worker.is_alive()
+    assert engine.flush(timeout=1) is True, "nothing queued: nothing left undone"
+    engine._stopping = False
+    engine.submit(EncodedLine(b"{}\n", 0, None))
+    assert engine.flush(timeout=1) is False, "a queued event with no worker to export it"
