@@ -14,13 +14,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from operator import itemgetter
 from typing import Any, Final
 
 import attrs
 
-from .._counters import Counters, HotCounter, drop_key
-from .._encoding import EncodedLine, EncodingError
+from .._counters import Counters, HotCounter, drop_key, total_dropped
+from .._encoding import EncodedLine, EncodingError, line_data
 from .._log import RateLimitedLog, logger
 from ._batcher import Batcher
 from ._sender import DROP_EXPORT_FAILED, Export, Sender
@@ -34,7 +33,6 @@ DROP_INTERNAL_ERROR: Final = "internal_error"
 """Drop reason: events the worker held when a bug in this library stopped it (logged)."""
 
 _CHUNK = 512  # items the worker takes off the queue at a time
-_data = itemgetter(0)  # EncodedLine.data, as a C call
 
 
 @attrs.frozen(slots=True)
@@ -208,7 +206,7 @@ class Engine:
         values["enqueued"] = self._taken + len(self._queue)
         for key in ("exported", "failed", "retried", "batches", "bytes"):
             values.setdefault(key, 0)
-        values["dropped"] = sum(v for k, v in values.items() if k.startswith("dropped."))
+        values["dropped"] = total_dropped(values)
         values["queued"] = len(self._queue)
         values["pending"] = len(self._batcher) + unsent + self._in_hand
         return values
@@ -333,7 +331,7 @@ class Engine:
                 lines = list(map(encode, items))  # the loop in C: the common case
             except Exception:
                 lines = self._encode_each(items)  # one item is bad: again, one at a time
-            sizes = list(map(len, map(_data, lines)))
+            sizes = list(map(len, map(line_data, lines)))
             if sizes and max(sizes) > max_event:
                 lines, sizes = self._drop_too_large(lines, sizes)
             done = self._batcher.extend(lines, sizes)

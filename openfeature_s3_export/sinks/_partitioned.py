@@ -14,12 +14,11 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from operator import itemgetter
 
 import attrs
 
 from .._counters import Counters
-from .._encoding import EncodedLine
+from .._encoding import EncodedLine, line_data, line_timestamp
 from ._base import ExportResult
 from ._compress import gzip_compress, validate_level
 
@@ -35,10 +34,6 @@ def partition_path(timestamp_us: int) -> str:
 _US_PER_HOUR = 3_600_000_000
 
 
-_data = itemgetter(0)  # EncodedLine.data, as a C call
-_timestamp = itemgetter(1)  # EncodedLine.timestamp_us
-
-
 def group_by_partition(batch: Sequence[EncodedLine]) -> dict[str, Sequence[EncodedLine]]:
     """Split a batch by event-time partition, keeping event order within each."""
     if not batch:
@@ -46,8 +41,8 @@ def group_by_partition(batch: Sequence[EncodedLine]) -> dict[str, Sequence[Encod
     # Almost every batch falls within one hour: two C passes find out, and the batch goes
     # whole.  Otherwise keyed by hour number: one integer division per line instead of
     # formatting a date, on a thread that shares the GIL with the application.
-    first = min(map(_timestamp, batch)) // _US_PER_HOUR
-    if max(map(_timestamp, batch)) // _US_PER_HOUR == first:
+    first = min(map(line_timestamp, batch)) // _US_PER_HOUR
+    if max(map(line_timestamp, batch)) // _US_PER_HOUR == first:
         return {partition_path(first * _US_PER_HOUR): batch}
     hours: dict[int, list[EncodedLine]] = defaultdict(list)
     for line in batch:
@@ -57,12 +52,12 @@ def group_by_partition(batch: Sequence[EncodedLine]) -> dict[str, Sequence[Encod
 
 def payload(lines: Iterable[EncodedLine]) -> bytes:
     """The lines as one NDJSON body."""
-    return b"".join(map(_data, lines))
+    return b"".join(map(line_data, lines))
 
 
 def payload_size(lines: Iterable[EncodedLine]) -> int:
     """Bytes of the lines as one NDJSON body."""
-    return sum(map(len, map(_data, lines)))
+    return sum(map(len, map(line_data, lines)))
 
 
 class ObjectNamer:
