@@ -29,6 +29,8 @@ class ExportHook(Hook):
     """
 
     def __init__(self, exporter: EventExporter) -> None:
+        self.exporter = exporter
+        """The exporter this hook feeds (integrations use it to register one hook per exporter)."""
         self._intake = exporter.intake
 
     def finally_after(

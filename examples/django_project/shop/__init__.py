@@ -1,0 +1,1 @@
+"""A minimal Django project: one app whose home page comes from a flag."""
