@@ -42,6 +42,8 @@ class S3Export:
 
     :param url: sink URL; ``None`` reads ``$OPENFEATURE_S3_EXPORT_URL``.
     :param options: keyword arguments of :class:`~openfeature_s3_export.EventExporter`.
+    :param exporter: an exporter you built yourself (a custom sink), instead of *url* and
+        *options*; it is shut down with the app all the same.
     :param request_context: how :meth:`context` builds a request's evaluation context.
     :param claims_attribute: ``request.state`` attribute holding the verified claims (set by
         your auth middleware or dependency).
@@ -59,6 +61,7 @@ class S3Export:
         url: str | None = None,
         *,
         options: Mapping[str, Any] | None = None,
+        exporter: EventExporter | None = None,
         request_context: RequestContext | None = None,
         claims_attribute: str = "claims",
         shutdown_timeout: float = 10.0,
@@ -68,13 +71,14 @@ class S3Export:
         self._request_context = request_context or RequestContext()
         self._claims_attribute = claims_attribute
         self._shutdown_timeout = shutdown_timeout
-        self._exporter: EventExporter | None = None
+        self._given = exporter
+        self._exporter: EventExporter | None = exporter
 
     @property
     def exporter(self) -> EventExporter:
         """The exporter, built on first use (each uvicorn worker process builds its own)."""
         if self._exporter is None:
-            self._exporter = shared_exporter(self._url, self._options)
+            self._exporter = self._given or shared_exporter(self._url, self._options)
         return self._exporter
 
     def lifespan(self, inner: Lifespan | None = None) -> Lifespan:
