@@ -14,12 +14,13 @@ from celery import Celery
 
 def main(count: int) -> None:
     broker = Path(os.environ.get("BROKER_DIR", "./broker")).absolute()
-    for name in ("queue", "processed"):
+    for name in ("queue", "processed", "control"):
         (broker / name).mkdir(parents=True, exist_ok=True)
     app = Celery("sender", broker="filesystem://")
     app.conf.broker_transport_options = {
         "data_folder_in": str(broker / "queue"),
         "data_folder_out": str(broker / "queue"),
+        "control_folder": str(broker / "control"),
     }
     for i in range(count):
         app.send_task("tasks.render_home", args=[f"user-{i}", "fr"])

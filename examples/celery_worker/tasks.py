@@ -32,13 +32,14 @@ BROKER_DIR = Path(os.environ.get("BROKER_DIR", "./broker")).absolute()
 
 def make_app() -> Celery:
     """The Celery app on a filesystem broker (the sender uses the same settings)."""
-    for name in ("queue", "processed"):
+    for name in ("queue", "processed", "control"):
         (BROKER_DIR / name).mkdir(parents=True, exist_ok=True)
     app = Celery("tasks", broker="filesystem://")
     app.conf.broker_transport_options = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": True,
     }
     app.conf.task_ignore_result = True

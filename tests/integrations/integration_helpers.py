@@ -87,7 +87,7 @@ def is_ready(port: int) -> bool:
         return False
 
 
-def drive(port: int, users: int, concurrency: int = 8) -> set[int]:
+def drive(port: int, users: int, concurrency: int = 8, start: int = 0) -> set[int]:
     """One page view and one purchase per user, in parallel; returns the worker pids that served."""
 
     def one(i: int) -> set[int]:
@@ -100,11 +100,26 @@ def drive(port: int, users: int, concurrency: int = 8) -> set[int]:
         return pids
 
     with ThreadPoolExecutor(concurrency) as pool:
-        return set().union(*pool.map(one, range(users)))
+        return set().union(*pool.map(one, range(start, start + users)))
+
+
+def drive_spread(port: int, users: int, rounds: int = 10) -> tuple[int, set[int]]:
+    """Drive rounds of *users* until more than one worker has served (a threaded worker may
+    accept every connection of a short round); returns the users driven and the pids seen."""
+    pids: set[int] = set()
+    total = 0
+    while total < users * rounds:
+        pids |= drive(port, users, start=total)
+        total += users
+        if len(pids) > 1:
+            break
+    return total, pids
 
 
 @contextlib.contextmanager
-def server(args: Sequence[str], cwd: Path, env: Mapping[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+def server(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str], port: int
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server on 127.0.0.1:*port*, wait until it answers, stop it with SIGTERM by its PID."""
     log = open(Path(env["TEST_LOG_DIR"]) / "server.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(list(args), cwd=cwd, env={**os.environ, **env}, stdout=log, stderr=log)

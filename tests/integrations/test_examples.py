@@ -3,7 +3,6 @@ each with its request's context (user id and the one named header), and nothing 
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -83,11 +82,14 @@ def test_django_example(export_dir: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
     for config in apps.get_app_configs():  # ready() again: this test's exporter and provider
         config.ready()
-    config_exporter = _common.shared_exporter(os.environ["OPENFEATURE_S3_EXPORT_URL"], settings.OPENFEATURE_S3_EXPORT["OPTIONS"])
+    from openfeature_s3_export.integrations.django import get_exporter
+
+    config_exporter = get_exporter()
+    assert config_exporter.sink.directory == export_dir  # type: ignore[attr-defined]
     assert len(export_hooks()) == 1
     client = Client()
     for i in range(USERS):
-        headers = {"HTTP_X_USER_ID": f"user-{i}", "HTTP_X_COUNTRY": "fr", "HTTP_COOKIE": "session=SECRET-COOKIE"}
+        headers = {"HTTP_X_USER_ID": f"user-{i}", "HTTP_X_COUNTRY": "fr", "HTTP_COOKIE": "s=SECRET-COOKIE"}
         assert client.get("/", **headers).status_code == 200  # type: ignore[arg-type]
         assert client.post(f"/purchase?value={i}.5", **headers).status_code == 200  # type: ignore[arg-type]
     assert landed_rows(export_dir) == []

@@ -156,7 +156,8 @@ def test_the_package_and_the_hook_import_no_framework() -> None:
     code = (
         "import sys, json, openfeature_s3_export, openfeature_s3_export.hook;"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('flask', 'fastapi', 'starlette', 'django', 'celery') or m.startswith('openfeature_s3_export.integrations'))))"
+        "('flask', 'fastapi', 'starlette', 'django', 'celery')"
+        " or m.startswith('openfeature_s3_export.integrations'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
