@@ -85,7 +85,8 @@ def test_celery_prefork_worker(tmp_path: Path) -> None:
     log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115
     worker = subprocess.Popen(
         [
-            *(sys.executable, "-m", "celery", "-A", "tasks", "worker", "--pool", "prefork", "--concurrency", "2"),
+            *(sys.executable, "-m", "celery", "-A", "tasks", "worker"),
+            *("--pool", "prefork", "--concurrency", "2"),
             *("--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"),
         ],
         cwd=EXAMPLES / "celery_worker",
