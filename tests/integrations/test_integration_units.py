@@ -232,3 +232,42 @@ def test_the_decorator_flushes_when_the_handler_raises() -> None:
         handler({}, FakeLambdaContext(30_000))
     assert exporter.stats()["exported"] == 1
     exporter.shutdown(5)
+
+
+# --- FastAPI: the event loop never does the export's I/O -----------------------------------
+
+
+class ThreadRecordingSink(InMemorySink):
+    """An in-memory sink that notes which threads called it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
+        self.threads.add(threading.get_ident())
+        return super().export(batch, deadline=deadline)
+
+
+def test_async_evaluation_leaves_the_sink_to_the_exporters_threads() -> None:
+    from fastapi import Depends, FastAPI
+    from fastapi.testclient import TestClient
+
+    from openfeature_s3_export.integrations.fastapi import S3Export
+
+    sink = ThreadRecordingSink()
+    s3export = S3Export(exporter=EventExporter(sink, flush_interval=0.01, register_atexit=False))
+    loop_threads: set[int] = set()
+    app = FastAPI(lifespan=s3export.lifespan())
+    api.set_provider_and_wait(InMemoryProvider({"f": InMemoryFlag("on", {"on": True})}))
+
+    @app.get("/")
+    async def home(ctx: EvaluationContext = Depends(s3export.context)) -> bool:  # noqa: B008
+        loop_threads.add(threading.get_ident())
+        return await api.get_client().get_boolean_value_async("f", False, ctx)
+
+    with TestClient(app) as client:
+        for i in range(20):
+            assert client.get("/", headers={"X-User-Id": f"u{i}"}).json() is True
+    assert len(sink.rows()) == 20
+    assert sink.threads and loop_threads and not (sink.threads & loop_threads)
