@@ -41,6 +41,11 @@ def resolve_url(url: str | None) -> str:
     return chosen
 
 
+def _key(url: str | None, options: Mapping[str, Any] | None) -> tuple[str, tuple[tuple[str, str], ...]]:
+    # repr() because option values (a ContextPolicy, a float) need not be hashable.
+    return resolve_url(url), tuple(sorted((k, repr(v)) for k, v in (options or {}).items()))
+
+
 def shared_exporter(url: str | None, options: Mapping[str, Any] | None = None) -> EventExporter:
     """One :class:`EventExporter` per process for one (URL, options) pair.
 
@@ -48,16 +53,19 @@ def shared_exporter(url: str | None, options: Mapping[str, Any] | None = None) -
     exporter back instead of a second pipeline writing the same events twice.  A forked child
     inherits it, and the exporter's own fork handling gives the child a fresh queue and worker.
     """
-    chosen = resolve_url(url)
-    opts = dict(options or {})
-    # repr() because option values (a ContextPolicy, a float) need not be hashable.
-    key = (chosen, tuple(sorted((k, repr(v)) for k, v in opts.items())))
+    key = _key(url, options)
     with _lock:
         exporter = _exporters.get(key)
         if exporter is None:
-            exporter = EventExporter(sink_from_url(chosen), **opts)
+            exporter = EventExporter(sink_from_url(key[0]), **dict(options or {}))
             _exporters[key] = exporter
         return exporter
+
+
+def existing_exporter(url: str | None, options: Mapping[str, Any] | None = None) -> EventExporter | None:
+    """The exporter :func:`shared_exporter` built for this configuration, without building one."""
+    with _lock:
+        return _exporters.get(_key(url, options))
 
 
 def forget(exporter: EventExporter) -> None:

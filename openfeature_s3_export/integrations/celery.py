@@ -28,7 +28,7 @@ require("celery", "celery")
 from celery import Celery, signals  # noqa: E402
 
 from ..exporter import EventExporter  # noqa: E402
-from ._common import forget, install_hook, shared_exporter  # noqa: E402
+from ._common import existing_exporter, forget, install_hook, shared_exporter  # noqa: E402
 
 
 class CeleryExport:
@@ -62,9 +62,10 @@ class CeleryExport:
 
     def shutdown(self, **_: Any) -> None:
         """Flush and stop this process's exporter; connected to the shutdown signals."""
-        exporter = self.exporter
-        exporter.shutdown(self._shutdown_timeout)
-        forget(exporter)
+        exporter = existing_exporter(self._url, self._options)
+        if exporter is not None:  # a main process that never built one has nothing to flush
+            exporter.shutdown(self._shutdown_timeout)
+            forget(exporter)
 
 
 def setup_celery(

@@ -29,7 +29,7 @@ require("flask", "flask")
 import flask  # noqa: E402
 
 from ..exporter import EventExporter  # noqa: E402
-from ._common import install_hook, shared_exporter  # noqa: E402
+from ._common import forget, install_hook, shared_exporter, uninstall_hook  # noqa: E402
 from .context import RequestContext  # noqa: E402
 
 _EXTENSION = "openfeature_s3_export"
@@ -91,8 +91,16 @@ class S3Export:
         return state.request_context.build(flask.request.headers.get, claims)
 
     def shutdown(self, timeout: float = 5.0) -> bool:
-        """Flush and stop the exporter (idempotent); for gunicorn's ``worker_exit`` hook."""
-        return self._exporter.shutdown(timeout) if self._exporter is not None else True
+        """Flush and stop the exporter (idempotent); for gunicorn's ``worker_exit`` hook.
+
+        A later ``init_app`` in this process builds a fresh exporter.
+        """
+        exporter, self._exporter = self._exporter, None
+        if exporter is None:
+            return True
+        uninstall_hook(exporter)
+        forget(exporter)
+        return exporter.shutdown(timeout)
 
 
 class _AppState:

@@ -128,6 +128,26 @@ def test_shared_exporter_is_one_per_configuration(tmp_path: Path, monkeypatch: p
     assert _common.resolve_url(None) == url
 
 
+def test_flask_init_app_after_shutdown_builds_a_fresh_exporter(tmp_path: Path) -> None:
+    from flask import Flask
+
+    from openfeature_s3_export.integrations.flask import S3Export
+
+    ext = S3Export()
+    app = Flask("t")
+    app.config["OPENFEATURE_S3_EXPORT_URL"] = tmp_path.as_uri()
+    ext.init_app(app)
+    first = ext.exporter
+    ext.init_app(app)
+    assert ext.exporter is first
+    assert ext.shutdown(5)
+    assert [h for h in api.get_hooks() if isinstance(h, ExportHook)] == []
+    ext.init_app(app)
+    assert ext.exporter is not first
+    assert [h.exporter for h in api.get_hooks() if isinstance(h, ExportHook)] == [ext.exporter]
+    assert ext.shutdown(5)
+
+
 # --- optional imports -----------------------------------------------------------------------
 
 

@@ -32,15 +32,25 @@ def environment(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
-def test_flask_under_gunicorn_preload_four_workers(tmp_path: Path, worker_class: str) -> None:
+@pytest.mark.parametrize(
+    ("worker_class", "max_requests"),
+    [("sync", 0), ("gthread", 0), ("sync", 7)],
+    ids=["sync", "gthread", "sync-max-requests"],
+)
+def test_flask_under_gunicorn_preload_four_workers(
+    tmp_path: Path, worker_class: str, max_requests: int
+) -> None:
     port = free_port()
     env = {**environment(tmp_path), "WORKER_CLASS": worker_class}
     args = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}", "app:app"]
+    if max_requests:  # workers recycled mid-run: each one leaving must flush what it captured
+        args += ["--max-requests", str(max_requests)]
     with server(args, EXAMPLES / "flask_app", env, port) as process:
         users, pids = drive_spread(port, USERS)
     assert process.returncode == 0
     assert len(pids) > 1, "one worker served everything: the test did not exercise several"
+    if max_requests:
+        assert len(pids) > 4, "no worker was recycled"
     check_exact(landed_rows(tmp_path / "exports"), users)
 
 
@@ -74,7 +84,8 @@ def test_django_under_gunicorn_preload(tmp_path: Path) -> None:
     check_exact(landed_rows(tmp_path / "exports"), users)
 
 
-def test_celery_prefork_worker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_tasks_per_child", [0, 9], ids=["prefork", "prefork-recycled"])
+def test_celery_prefork_worker(tmp_path: Path, max_tasks_per_child: int) -> None:
     import subprocess
 
     from celery import Celery
@@ -88,6 +99,8 @@ def test_celery_prefork_worker(tmp_path: Path) -> None:
             *(sys.executable, "-m", "celery", "-A", "tasks", "worker"),
             *("--pool", "prefork", "--concurrency", "2"),
             *("--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"),
+            # Recycled pool processes leave mid-run: each must flush what it captured.
+            *(("--max-tasks-per-child", str(max_tasks_per_child)) if max_tasks_per_child else ()),
         ],
         cwd=EXAMPLES / "celery_worker",
         env={**os.environ, **env},
@@ -116,6 +129,7 @@ def test_celery_prefork_worker(tmp_path: Path) -> None:
         log.close()
     output = (tmp_path / "worker.log").read_text()
     assert worker.returncode == 0, output[-3000:]
-    rows = landed_rows(tmp_path / "exports")
-    check_exact(rows, USERS)
-    assert len({r["host"] for r in rows}) >= 1
+    check_exact(landed_rows(tmp_path / "exports"), USERS)
+    # File names carry the writing process's pid: part-...-<host>-<pid>-<random>-<seq>.json.gz
+    writers = {p.name.rsplit("-", 3)[1] for p in (tmp_path / "exports").rglob("*.json.gz")}
+    assert len(writers) > (2 if max_tasks_per_child else 0), writers
