@@ -109,3 +109,23 @@ def test_lambda_example(export_dir: Path) -> None:
         assert len(landed_rows(export_dir)) == 2 * (i + 1)
     check_exact(landed_rows(export_dir), USERS)
     handler.exporter.shutdown(5)
+
+
+def test_quickstart_still_runs(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = landed_rows(tmp_path / "exports")
+    evaluations = [r for r in rows if r["kind"] == "evaluation"]
+    tracks = [r for r in rows if r["kind"] == "track"]
+    assert len(evaluations) == 100
+    treated = sum(1 for r in evaluations if r["variant"] == "treatment")
+    assert len(tracks) == treated
