@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from openfeature import api
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
+from starlette.requests import Request  # module level: FastAPI resolves endpoint annotations here
 
 from openfeature_s3_export import EncodedLine, EventExporter, ExportHook, ExportResult, InMemorySink
 from openfeature_s3_export.integrations import _common
@@ -292,3 +293,39 @@ def test_async_evaluation_leaves_the_sink_to_the_exporters_threads() -> None:
             assert client.get("/", headers={"X-User-Id": f"u{i}"}).json() is True
     assert len(sink.rows()) == 20
     assert sink.threads and loop_threads and not (sink.threads & loop_threads)
+
+
+def test_the_fastapi_lifespan_wraps_the_apps_own() -> None:
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from openfeature_s3_export.integrations.fastapi import S3Export
+
+    sink = InMemorySink()
+    s3export = S3Export(exporter=EventExporter(sink, flush_interval=300, register_atexit=False))
+    steps: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def own(app: FastAPI) -> AsyncIterator[dict[str, str]]:
+        steps.append("own start")
+        assert [h for h in api.get_hooks() if isinstance(h, ExportHook)]  # the hook is already on
+        yield {"greeting": "hi"}
+        # Recorded during the app's own shutdown: still exported by the final flush.
+        s3export.exporter.track("shutdown", EvaluationContext("ops"))
+        steps.append("own stop")
+
+    app = FastAPI(lifespan=s3export.lifespan(own))
+
+    @app.get("/")
+    async def home(request: Request) -> str:
+        return str(request.state.greeting)
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == "hi"
+        assert sink.rows() == []
+    assert steps == ["own start", "own stop"]
+    assert [r["event_name"] for r in sink.rows()] == ["shutdown"]
+    assert [h for h in api.get_hooks() if isinstance(h, ExportHook)] == []
