@@ -70,6 +70,7 @@ class Sender:
         self._next_replay = 0.0  # while failing: when to try a replay batch again
         self._current: tuple[Sequence[EncodedLine], ReplayBatch | None] | None = None
         self._abandoned = False
+        self._spill_after: float | None = None  # shutdown's deadline: spill rather than wait
         self.thread = threading.Thread(target=self._run, name="openfeature-s3-export-sender", daemon=True)
         self.thread.start()
 
@@ -98,7 +99,15 @@ class Sender:
             self._in_flight += 1
             self._cv.notify_all()
 
+    def hurry(self, deadline: float) -> None:
+        """Shutdown has begun: past *deadline*, batches waiting for a slot go to the spill."""
+        with self._cv:
+            self._spill_after = deadline
+            self._cv.notify_all()
+
     def _should_spill(self, deadline: float | None) -> bool:
+        if self._spill_after is not None:
+            deadline = self._spill_after if deadline is None else min(deadline, self._spill_after)
         return (
             self._failing
             or (deadline is not None and time.monotonic() >= deadline)
@@ -160,6 +169,9 @@ class Sender:
                     self._unsent -= len(lines)
                 self._in_flight -= 1
             self._current = None
+            # Shutdown is over: release the segments now (synced), so that another exporter
+            # may adopt them even while this stuck export still holds a thread.
+            self._spill.close()
             self._cv.notify_all()
 
     def snapshot(self) -> tuple[dict[str, int], int, tuple[int, int]]:

@@ -176,6 +176,7 @@ class Engine:
         # One deadline for everything.  The sink's last export ends a little before it (a tenth
         # of the timeout, at most 0.1 s), so that its result is counted and the threads have
         # stopped when shutdown returns.
+        self._sender.hurry(deadline - min(timeout / 10, 0.1))
         ok = self._flush(timeout, deadline - min(timeout / 10, 0.1))
         self._stopping = True
         self._wake.set()
@@ -183,8 +184,8 @@ class Engine:
         self._sender.thread.join(max(deadline - time.monotonic(), 0.0))
         if self._sender.thread.is_alive():
             self._sender.abandon()  # what is still on the network goes to disk too
-        if self._worker.is_alive() or self._sender.thread.is_alive():
-            waiting = len(self._batcher) + self._sender.unsent + self._in_hand
+        waiting = len(self._batcher) + self._sender.unsent + self._in_hand
+        if (self._worker.is_alive() or self._sender.thread.is_alive()) and (waiting or self._queue):
             self._log.warning(
                 "shutdown",
                 "shutdown timed out with %d events not yet exported (%d queued, %d in batches); "
@@ -194,6 +195,8 @@ class Engine:
                 waiting,
             )
             return False
+        if self._worker.is_alive() or self._sender.thread.is_alive():
+            return False  # out of time, but everything left went to the spill
         if self._queue:
             # Appended by a thread that passed the closed check just before shutdown began.
             self._dropped_shutdown.add(len(self._queue))
@@ -212,11 +215,12 @@ class Engine:
         """The engine's counters (see ``EventExporter.stats``)."""
         self._fold_hot_counters()
         values, unsent, (backlog_events, backlog_bytes) = self._sender.snapshot()
-        values["enqueued"] = self._taken + len(self._queue)
+        queued = len(self._queue)  # read once: the caller's threads keep appending
+        values["enqueued"] = self._taken + queued
         for key in ("exported", "failed", "retried", "batches", "bytes"):
             values.setdefault(key, 0)
         values["dropped"] = total_dropped(values)
-        values["queued"] = len(self._queue)
+        values["queued"] = queued
         values["pending"] = len(self._batcher) + unsent + self._in_hand
         if self._limits.spill_dir is not None:
             for key in ("spilled", "replayed", "spill_torn", "spill_adopted"):
