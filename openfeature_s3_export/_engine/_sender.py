@@ -88,7 +88,9 @@ class Sender:
         """
         with self._cv:
             self._unsent += len(batch)  # counted while it waits for a slot: stats() must see it
-            while self._in_flight >= 2:
+            # While the sink is failing one batch on the network is enough to learn when it is
+            # back; the others go to disk at once rather than wait in memory for its verdict.
+            while self._in_flight >= (1 if self._failing and self._spill is not None else 2):
                 if self._spill is not None and self._should_spill(deadline):
                     self._to_spill(batch, "the sink is failing or the queue filling up")
                     self._unsent -= len(batch)
