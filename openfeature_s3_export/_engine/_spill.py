@@ -149,10 +149,6 @@ class Spill:
         """Events in segments this process owns (wrote or adopted), not yet delivered."""
         self.backlog_bytes = 0
         """Bytes of those segments."""
-        try:
-            os.makedirs(self.directory, exist_ok=True)
-        except OSError as exc:  # counted at the first write; the app must start regardless
-            log.warning(DROP_SPILL_ERROR, "spill directory %s unusable: %r", self.directory, exc)
 
     # -- writing --------------------------------------------------------------------------
 
@@ -189,6 +185,7 @@ class Spill:
             return active
         if active is not None:
             active.active = False
+        os.makedirs(self.directory, exist_ok=True)  # at the first spill: no empty directories
         final = os.path.join(self.directory, segment_name(os.getpid()))
         temp = os.path.join(self.directory, "." + os.path.basename(final) + ".tmp")
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
