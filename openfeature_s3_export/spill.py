@@ -69,9 +69,14 @@ def spill_status(directory: str | os.PathLike[str]) -> list[SegmentInfo]:
         oldest = min((line.timestamp_us for line in parsed.lines), default=None)
         infos.append(
             SegmentInfo(
-                name, segment_pid(name), len(parsed.lines), len(data), oldest, owner,
+                name,
+                segment_pid(name),
+                len(parsed.lines),
+                len(data),
+                oldest,
+                owner,
                 parsed.corrupt + int(parsed.torn),
-            )  # fmt: skip
+            )
         )
     return infos
 
@@ -114,7 +119,9 @@ def replay_spill(
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"no spill directory at {os.fspath(directory)}")
     counters = Counters()
-    spill = Spill(directory, max_bytes=1 << 62, segment_bytes=1 << 62, counters=counters, log=RateLimitedLog())
+    spill = Spill(
+        directory, max_bytes=1 << 62, segment_bytes=1 << 62, counters=counters, log=RateLimitedLog()
+    )
     error = None
     try:
         while (batch := spill.next_batch(batch_size, batch_bytes)) is not None:

@@ -19,7 +19,9 @@ from openfeature_s3_export._log import RateLimitedLog
 
 def lines(tag: str, count: int) -> list[EncodedLine]:
     """*count* lines whose bytes name *tag* and their number."""
-    return [EncodedLine(f'{{"id":"{tag}-{i}"}}\n'.encode(), 1_700_000_000_000_000 + i, tag) for i in range(count)]
+    return [
+        EncodedLine(f'{{"id":"{tag}-{i}"}}\n'.encode(), 1_700_000_000_000_000 + i, tag) for i in range(count)
+    ]
 
 
 def spill(directory: str, **kwargs: int) -> Spill:

@@ -26,14 +26,18 @@ def _orphan(directory: Path, tag: str, count: int) -> None:
 @pytest.fixture
 def live_owner(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A live process holding 40 spilled events in *tmp_path*."""
-    holder = subprocess.Popen([sys.executable, PROCS, "hold", str(tmp_path), "live", "40"], stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [sys.executable, PROCS, "hold", str(tmp_path), "live", "40"], stdout=subprocess.PIPE
+    )
     assert holder.stdout is not None and json.loads(holder.stdout.readline()) == {"written": 40}
     yield holder
     holder.kill()
     holder.wait()
 
 
-def test_status_tells_orphaned_from_alive(tmp_path: Path, live_owner, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_status_tells_orphaned_from_alive(
+    tmp_path: Path, live_owner, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     _orphan(tmp_path, "dead", 30)
     assert main(["spill", "status", str(tmp_path), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -49,7 +53,9 @@ def test_status_tells_orphaned_from_alive(tmp_path: Path, live_owner, capsys: py
 
 
 def test_replay_delivers_the_orphans_and_leaves_a_live_process_alone(
-    tmp_path: Path, live_owner, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    live_owner,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
 ) -> None:
     _orphan(tmp_path, "dead", 30)
     out = tmp_path.parent / (tmp_path.name + "-out")
@@ -57,7 +63,9 @@ def test_replay_delivers_the_orphans_and_leaves_a_live_process_alone(
     report = json.loads(capsys.readouterr().out)
     assert report == {"replayed": 30, "adopted": 30, "damaged": 0, "left": 0, "error": None}
     delivered = [
-        json.loads(line)["id"] for f in out.rglob("*.gz") for line in gzip.decompress(f.read_bytes()).splitlines()
+        json.loads(line)["id"]
+        for f in out.rglob("*.gz")
+        for line in gzip.decompress(f.read_bytes()).splitlines()
     ]
     assert sorted(delivered) == sorted(f"dead-{i}" for i in range(30))
     assert main(["spill", "status", str(tmp_path), "--format", "json"]) == 0

@@ -8,12 +8,10 @@ checked at every moment; the same paths against real S3 servers are in ``aws/tes
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from waiting import wait_until
@@ -61,7 +59,11 @@ def balanced(stats: Mapping[str, int]) -> bool:
     after_queue = stats["dropped"] - sum(stats.get(k, 0) for k in BEFORE_QUEUE)
     left = stats["enqueued"] + stats.get("spill_adopted", 0)
     right = (
-        stats["exported"] + stats["queued"] + stats["pending"] + stats.get("spill_backlog_events", 0) + after_queue
+        stats["exported"]
+        + stats["queued"]
+        + stats["pending"]
+        + stats.get("spill_backlog_events", 0)
+        + after_queue
     )
     return left == right
 
@@ -169,7 +171,9 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs: a disk that really fills up (root only; skipped elsewhere)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
@@ -198,5 +202,3 @@ def test_a_full_disk_counts_drops_and_raises_nothing(small_tmpfs: Path) -> None:
     wait_until(lambda: len(sink.seqs()) == stats["spilled"], what="replay of what fit")
     assert second.stats()["spill_torn"] == 0
     second.shutdown(5)
-
-

@@ -304,7 +304,9 @@ class Sender:
                 counters.add(drop_key(reason), count)
             counters.add("failed", failed)
             if failed and self._spill is not None:
-                self._to_spill(result.failed, f"export to {self._what} failed: {result.error or 'unknown error'}")
+                self._to_spill(
+                    result.failed, f"export to {self._what} failed: {result.error or 'unknown error'}"
+                )
             else:
                 counters.add(drop_key(DROP_EXPORT_FAILED), failed)
             self._failing = failed > 0

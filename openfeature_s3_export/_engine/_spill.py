@@ -25,6 +25,7 @@ and the backlog consistent with its pending events in ``stats()``.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -96,10 +97,8 @@ def read_all(fd: int) -> bytes:
 
 def unlink_quietly(path: str) -> None:
     """Delete *path*; a file already gone is fine (someone, or a crash, got there first)."""
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 @attrs.define(slots=True, eq=False)
@@ -236,7 +235,8 @@ class Spill:
                 return self.next_batch(max_lines, max_bytes)
         assert segment.lines is not None
         start = segment.handed
-        lines, nbytes = [], 0
+        lines: list[EncodedLine] = []
+        nbytes = 0
         for line in segment.lines[start : start + max_lines]:
             size = len(line_data(line))
             if lines and nbytes + size > max_bytes:
@@ -334,10 +334,8 @@ class Spill:
     def close(self) -> None:
         """Sync and release every segment (they stay on disk, for the next process)."""
         for segment in self._segments:
-            try:
+            with contextlib.suppress(OSError):
                 os.fsync(segment.fd)
-            except OSError:
-                pass
             os.close(segment.fd)
         self._segments.clear()
         self._replaying = None
@@ -359,8 +357,6 @@ def _write_all(fd: int, data: bytes, offset: int) -> None:
         while written < len(view):
             written += os.pwrite(fd, view[written:], offset + written)
     except OSError:
-        try:  # leave no partial record behind: the next write would follow garbage
+        with contextlib.suppress(OSError):  # leave no partial record: the next would follow garbage
             os.ftruncate(fd, offset)
-        except OSError:
-            pass
         raise

@@ -167,7 +167,9 @@ def _prepare_directory(directory: Path, replace: bool) -> None:
     help="where undeliverable batches wait on disk for the next run (docs/delivery.md)",
 )
 @click.option("--no-spill", is_flag=True, help="drop (and count) what cannot be delivered instead")
-def demo(vendor: str, sink: str, users: int, seed: int, replace: bool, spill_dir: str, no_spill: bool) -> None:
+def demo(
+    vendor: str, sink: str, users: int, seed: int, replace: bool, spill_dir: str, no_spill: bool
+) -> None:
     """Run a simulated A/B test (flag new-checkout, metric purchase) through the real pipeline
     into SINK, then summarise what landed and print the command that reports on it."""
     target = open_sink(sink)

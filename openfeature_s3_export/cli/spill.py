@@ -35,7 +35,8 @@ def status(directory: str, output_format: str) -> None:
     process owns each one (``alive``) or the next exporter started on it adopts it (``orphaned``)."""
     segments = spill_status(directory)
     rows: list[dict[str, Any]] = [
-        attrs.asdict(s) | {"oldest": _when(s.oldest_us)} for s in segments  # not a hot path
+        attrs.asdict(s) | {"oldest": _when(s.oldest_us)}
+        for s in segments  # not a hot path
     ]
     shown = [r | {"pid": str(r["pid"])} for r in rows]
     total = {

@@ -5,6 +5,7 @@ Everything listens and connects on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -88,10 +89,8 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()
 
 
