@@ -29,4 +29,6 @@ def test_the_deduplication_snippets_keep_one_row_per_event_id(tmp_path: Path) ->
     sql = dict((name, body) for body, name in blocks)
     assert db.execute(sql["duplicates_after_an_outage"]).fetchall() == [(50,)]
     db.execute(sql["one_row_per_event"])
-    assert db.execute("SELECT count(*), count(DISTINCT event_id) FROM flag_events_once").fetchall() == [(50, 50)]
+    assert db.execute("SELECT count(*), count(DISTINCT event_id) FROM flag_events_once").fetchall() == [
+        (50, 50)
+    ]

@@ -202,3 +202,46 @@ def test_a_full_disk_counts_drops_and_raises_nothing(small_tmpfs: Path) -> None:
     wait_until(lambda: len(sink.seqs()) == stats["spilled"], what="replay of what fit")
     assert second.stats()["spill_torn"] == 0
     second.shutdown(5)
+
+
+class FailsThenHangs:
+    """Fails the first batch at once (the sink is known to be down), then hangs every export."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.release = threading.Event()
+
+    def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
+        self.calls += 1
+        if self.calls > 1:
+            self.release.wait()
+        return ExportResult(delivered=0, failed=list(batch), error="endpoint down")
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_while_the_sink_is_down_one_batch_waits_in_memory_the_rest_goes_to_disk(tmp_path: Path) -> None:
+    """What a SIGKILL would lose during an outage: one batch on the network and the batch
+    being built (docs/delivery.md), not a second batch waiting behind the first."""
+    sink = FailsThenHangs()
+    exporter = EventExporter(
+        sink,  # type: ignore[arg-type]
+        spill_dir=tmp_path,
+        max_batch_size=100,
+        flush_interval=60,  # the last 50 stay in the batch being built
+        register_atexit=False,
+    )
+    try:
+        for seq in range(1050):
+            exporter.track("e", attributes={"seq": seq})
+        wait_until(
+            lambda: (s := exporter.stats())["queued"] == 0 and s["spilled"] + s["pending"] == 1050,
+            what="every batch sent or spilled",
+        )
+        stats = exporter.stats()
+        assert stats["pending"] == 100 + 50, stats
+        assert stats["spilled"] == 900
+    finally:
+        sink.release.set()
+        exporter.shutdown(5)

@@ -137,8 +137,8 @@ class Sender:
         success is what says the sink is back.
         """
         with self._cv:
-            if self._spill is None or self._in_flight or self._stopping:
-                return False
+            if self._spill is None or self._in_flight or self._stopping or self._spill_after is not None:
+                return False  # (shutdown has begun: what is on disk waits for the next process)
             now = time.monotonic()
             if self._failing and now < self._next_replay:
                 return False
