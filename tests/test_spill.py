@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spill_procs import lines, spill
 
 from openfeature_s3_export._encoding import EncodedLine
@@ -165,3 +167,33 @@ def test_processes_sharing_a_directory(tmp_path: Path) -> None:
     expected = {f"{tag}-{i}" for tag in ("p", "q") for i in range(500)}
     assert len(ids) == len(expected) and set(ids) == expected  # each exactly once
     assert segments(tmp_path) == []
+
+
+def test_a_stillborn_segment_of_a_dead_process_is_removed(tmp_path: Path) -> None:
+    stillborn = tmp_path / ".01700000000000000000-1-deadbeef.seg.tmp"
+    stillborn.write_bytes(MAGIC)  # its creator died between creating and renaming it
+    s = spill(str(tmp_path))
+    assert s.next_batch(100, 1 << 20) is None
+    assert not stillborn.exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.binary(max_size=300), st.integers(-(2**63), 2**63 - 1), st.none() | st.text(max_size=20)
+        ),
+        max_size=20,
+    ),
+    st.data(),
+)
+def test_any_cut_of_a_segment_gives_back_a_prefix_of_its_lines(
+    raw: list[tuple[bytes, int, str | None]], data: st.DataObject
+) -> None:
+    original = [EncodedLine(*fields) for fields in raw]
+    buf = MAGIC + frame(original)
+    assert parse(buf).lines == original
+    cut = data.draw(st.integers(len(MAGIC), len(buf)))
+    parsed = parse(buf[:cut])  # a crash anywhere mid-write
+    assert parsed.lines == original[: len(parsed.lines)]
+    assert parsed.torn == (cut != len(buf) and len(frame(parsed.lines)) + len(MAGIC) != cut)

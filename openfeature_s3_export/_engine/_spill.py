@@ -284,7 +284,18 @@ class Spill:
             names = os.listdir(self.directory)
         except OSError:
             return []
+        for name in names:
+            if name.startswith(".") and name.endswith(SUFFIX + ".tmp"):
+                self._remove_stillborn(os.path.join(self.directory, name))
         return sorted(n for n in names if n.endswith(SUFFIX) and not n.startswith(".") and n not in mine)
+
+    @staticmethod
+    def _remove_stillborn(path: str) -> None:
+        """A segment whose creator died before renaming it into place: it holds no record."""
+        fd = try_lock(path)
+        if fd is not None:
+            unlink_quietly(path)
+            os.close(fd)
 
     def _adopt(self, name: str) -> _Segment | None:
         path = os.path.join(self.directory, name)
@@ -360,3 +371,11 @@ def _write_all(fd: int, data: bytes, offset: int) -> None:
         with contextlib.suppress(OSError):  # leave no partial record: the next would follow garbage
             os.ftruncate(fd, offset)
         raise
+
+
+def add_spill_stats(values: dict[str, int], backlog: tuple[int, int]) -> None:
+    """The spill's keys of ``stats()``, into *values* (the engine's counters)."""
+    for key in ("spilled", "replayed", "spill_torn", "spill_adopted"):
+        values.setdefault(key, 0)
+    values["spill_dropped"] = sum(values.get(drop_key(r), 0) for r in SPILL_DROP_REASONS)
+    values["spill_backlog_events"], values["spill_backlog_bytes"] = backlog

@@ -23,7 +23,7 @@ from .._encoding import EncodedLine, EncodingError, line_data
 from .._log import RateLimitedLog, logger
 from ._batcher import Batcher
 from ._sender import DROP_EXPORT_FAILED, Export, Sender
-from ._spill import SPILL_DROP_REASONS, Spill
+from ._spill import Spill, add_spill_stats
 
 DROP_QUEUE_FULL: Final = "queue_full"
 DROP_SHUTDOWN: Final = "shutdown"
@@ -214,7 +214,7 @@ class Engine:
     def stats(self) -> dict[str, int]:
         """The engine's counters (see ``EventExporter.stats``)."""
         self._fold_hot_counters()
-        values, unsent, (backlog_events, backlog_bytes) = self._sender.snapshot()
+        values, unsent, backlog = self._sender.snapshot()
         queued = len(self._queue)  # read once: the caller's threads keep appending
         values["enqueued"] = self._taken + queued
         for key in ("exported", "failed", "retried", "batches", "bytes"):
@@ -223,11 +223,7 @@ class Engine:
         values["queued"] = queued
         values["pending"] = len(self._batcher) + unsent + self._in_hand
         if self._limits.spill_dir is not None:
-            for key in ("spilled", "replayed", "spill_torn", "spill_adopted"):
-                values.setdefault(key, 0)
-            values["spill_dropped"] = sum(values.get(drop_key(r), 0) for r in SPILL_DROP_REASONS)
-            values["spill_backlog_events"] = backlog_events
-            values["spill_backlog_bytes"] = backlog_bytes
+            add_spill_stats(values, backlog)
         return values
 
     # -- worker ---------------------------------------------------------------------------
