@@ -87,6 +87,9 @@ class Sender:
         *deadline* when that comes first.
         """
         with self._cv:
+            if self._abandoned:  # shutdown gave up on the sink: nothing more goes to it
+                self._to_spill(batch, "shutdown ran out of time")
+                return
             self._unsent += len(batch)  # counted while it waits for a slot: stats() must see it
             # While the sink is failing one batch on the network is enough to learn when it is
             # back; the others go to disk at once rather than wait in memory for its verdict.

@@ -3,7 +3,8 @@
 It knows nothing about OpenFeature: items go in through :meth:`Engine.submit` (the caller's
 thread: an append to a ``collections.deque``, no lock, no I/O), the worker turns each into an
 encoded line with the ``encode`` it was given, a :class:`Batcher` groups the lines and a
-:class:`Sender` ships them.  Every item ends up exported, or counted under
+:class:`Sender` ships them (and, with a spill directory, writes to a :class:`Spill` what it
+cannot ship, and replays it).  Every item ends up exported, on disk, or counted under
 ``dropped.<reason>``: nothing is lost silently.
 """
 
