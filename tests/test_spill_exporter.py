@@ -8,6 +8,7 @@ checked at every moment; the same paths against real S3 servers are in ``aws/tes
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -245,3 +246,27 @@ def test_while_the_sink_is_down_one_batch_waits_in_memory_the_rest_goes_to_disk(
     finally:
         sink.release.set()
         exporter.shutdown(5)
+
+
+def test_a_forked_child_spills_to_its_own_segments_and_leaves_the_parents_locked(tmp_path: Path) -> None:
+    from openfeature_s3_export._engine._spill import segment_pid, try_lock
+
+    exporter = EventExporter(SwitchSink(down=True), spill_dir=tmp_path, register_atexit=False)  # type: ignore[arg-type]
+    exporter.track("e", attributes={"seq": 0})
+    exporter.flush(5)
+    (mine,) = tmp_path.glob("*.seg")
+    pid = os.fork()
+    if pid == 0:  # the child: spill one event of its own, then leave as multiprocessing does
+        code = 1
+        try:
+            exporter.track("e", attributes={"seq": 1})
+            exporter.flush(5)
+            code = 0 if exporter.stats()["spilled"] == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    owners = {segment_pid(p.name) for p in tmp_path.glob("*.seg")}
+    assert owners == {os.getpid(), pid}
+    assert try_lock(str(mine)) is None  # still the parent's: the child did not unlock it
+    exporter.shutdown(1)
