@@ -30,6 +30,7 @@ from .sinks import (
     SinkConfigurationError,
     sink_from_url,
 )
+from .spill import ReplayReport, SegmentInfo, replay_spill, spill_status
 from .tracking import TrackingProvider
 from .vendors import register_vendor
 
@@ -46,14 +47,18 @@ __all__ = [
     "FirehoseSink",
     "InMemorySink",
     "KinesisSink",
+    "ReplayReport",
     "RetryPolicy",
     "Row",
     "S3Sink",
+    "SegmentInfo",
     "Sink",
     "SinkConfigurationError",
     "TrackingProvider",
     "__version__",
     "load_json_schema",
     "register_vendor",
+    "replay_spill",
     "sink_from_url",
+    "spill_status",
 ]

@@ -15,6 +15,9 @@ from ._rows import RowBuilder, Source
 from .privacy import ContextPolicy
 from .sinks._base import Sink, sink_stats
 
+SPILL_DIR_ENV: Final = "OPENFEATURE_S3_EXPORT_SPILL_DIR"
+"""Environment variable naming the spill directory when ``spill_dir`` is not given."""
+
 DROP_CAPTURE_ERROR: Final = "capture_error"
 """Drop reason: the caller's thread could not capture an event (a bug, or hostile input)."""
 
@@ -108,6 +111,13 @@ class EventExporter:
     :param environment: written to every row (for example ``"production"``).
     :param context_policy: which context attributes are exported (allow/deny lists,
         LaunchDarkly ``privateAttributes``); by default all, minus private attributes.
+    :param spill_dir: a directory where batches that cannot be delivered (the sink failing
+        past ``export_timeout``, the queue filling up during an outage, shutdown running out of
+        time) wait on disk, to be replayed when the sink recovers or by the next process
+        started on the same directory (defaults to ``$OPENFEATURE_S3_EXPORT_SPILL_DIR``; no
+        spill when neither is set).  Several processes may share one.  See ``docs/delivery.md``.
+    :param spill_max_bytes: most bytes this process keeps in the spill directory; past it the
+        oldest spilled events are dropped (``dropped.spill_cap``).
 
     .. versionadded:: 0.1.0
     """
@@ -127,6 +137,8 @@ class EventExporter:
         environment: str | None = None,
         context_policy: ContextPolicy | None = None,
         register_atexit: bool = True,
+        spill_dir: str | os.PathLike[str] | None = None,
+        spill_max_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         for name, value in (
             ("max_queue_size", max_queue_size),
@@ -135,6 +147,7 @@ class EventExporter:
             ("max_event_bytes", max_event_bytes),
             ("flush_interval", flush_interval),
             ("export_timeout", export_timeout),
+            ("spill_max_bytes", spill_max_bytes),
         ):
             _check(name, value)
         _check("shutdown_timeout", shutdown_timeout, inclusive=True)
@@ -144,6 +157,9 @@ class EventExporter:
             Source(service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"), environment=environment),
             context_policy,
         )
+        spill = spill_dir if spill_dir is not None else os.environ.get(SPILL_DIR_ENV) or None
+        self.spill_dir = os.fspath(spill) if spill is not None else None
+        """The spill directory in use (``None``: failed batches are dropped and counted)."""
         start = getattr(sink, "start", None)
         self._engine = Engine(
             rows.encode,
@@ -155,6 +171,9 @@ class EventExporter:
                 flush_interval=flush_interval,
                 max_event_bytes=max_event_bytes,
                 export_timeout=export_timeout,
+                spill_dir=self.spill_dir,
+                spill_max_bytes=spill_max_bytes,
+                spill_segment_bytes=min(max(max_batch_bytes, 1024 * 1024), spill_max_bytes // 4 or 1),
             ),
             what=type(sink).__name__,
             start=start if callable(start) else None,
@@ -222,9 +241,19 @@ class EventExporter:
         ``ExportHook`` of this exporter saw and ignored), plus the sink's own counters under
         ``sink.<name>``.
 
-        Every event is accounted for: ``enqueued == exported + queued + pending + dropped after
-        enqueue`` (every reason except ``queue_full``, ``shutdown`` and ``capture_error``,
-        which are counted before an event enters the queue).
+        With a ``spill_dir``, also: ``spilled`` (events written to disk), ``replayed`` (events
+        read back from disk and delivered; they count in ``exported`` too), ``spill_adopted``
+        (events found in segments left by an earlier or another process, adopted for replay),
+        ``spill_torn`` (damaged records skipped: a torn tail after a crash mid-write, a CRC
+        mismatch), ``spill_dropped`` (the sum of the ``dropped.spill_*`` reasons: ``spill_cap``,
+        ``spill_disk_full``, ``spill_error``, ``spill_corrupt``), ``spill_backlog_events`` and
+        ``spill_backlog_bytes`` (what this process holds on disk, not yet delivered).
+
+        Every event is accounted for: ``enqueued + spill_adopted == exported + queued + pending
+        + spill_backlog_events + dropped after enqueue`` (every reason except ``queue_full``,
+        ``shutdown`` and ``capture_error``, which are counted before an event enters the
+        queue).  A spilled event leaves ``pending`` for ``spill_backlog_events`` and, once
+        replayed, leaves that for ``exported``; without a spill both spill terms are 0.
         """
         values = self._engine.stats()
         for key in ("vendor_track_errors", "duplicate_hook_calls"):
@@ -238,4 +267,4 @@ class EventExporter:
             self.shutdown(self._shutdown_timeout)
 
 
-__all__ = ["DROP_CAPTURE_ERROR", "EventExporter", "Intake"]
+__all__ = ["DROP_CAPTURE_ERROR", "SPILL_DIR_ENV", "EventExporter", "Intake"]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from openfeature_s3_export import __version__, sink_from_url
 from openfeature_s3_export.cli import app, main
 
-COMMANDS = ("demo", "report", "tail", "ddl", "check", "provision")
+COMMANDS = ("demo", "report", "tail", "ddl", "check", "provision", "spill")
 
 
 def test_console_script_and_module_agree() -> None:

@@ -1,4 +1,4 @@
-"""The engine: queue, worker, batcher and sender, knowing nothing about OpenFeature.
+"""The engine: queue, worker, batcher, sender and spill, knowing nothing about OpenFeature.
 
 ``EventExporter`` (the facade in :mod:`openfeature_s3_export.exporter`) wires it to the row
 builder and the sink.
@@ -6,6 +6,13 @@ builder and the sink.
 
 from ._batcher import Batcher
 from ._sender import DROP_EXPORT_FAILED, Sender
+from ._spill import (
+    DROP_SPILL_CAP,
+    DROP_SPILL_CORRUPT,
+    DROP_SPILL_DISK_FULL,
+    DROP_SPILL_ERROR,
+    Spill,
+)
 from ._worker import (
     DROP_FORK_WITHOUT_HOOKS,
     DROP_QUEUE_FULL,
@@ -21,10 +28,15 @@ __all__ = [
     "DROP_FORK_WITHOUT_HOOKS",
     "DROP_QUEUE_FULL",
     "DROP_SHUTDOWN",
+    "DROP_SPILL_CAP",
+    "DROP_SPILL_CORRUPT",
+    "DROP_SPILL_DISK_FULL",
+    "DROP_SPILL_ERROR",
     "DROP_TOO_LARGE",
     "DROP_UNSERIALIZABLE",
     "Batcher",
     "Engine",
     "Limits",
     "Sender",
+    "Spill",
 ]

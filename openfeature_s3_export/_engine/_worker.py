@@ -3,7 +3,8 @@
 It knows nothing about OpenFeature: items go in through :meth:`Engine.submit` (the caller's
 thread: an append to a ``collections.deque``, no lock, no I/O), the worker turns each into an
 encoded line with the ``encode`` it was given, a :class:`Batcher` groups the lines and a
-:class:`Sender` ships them.  Every item ends up exported, or counted under
+:class:`Sender` ships them (and, with a spill directory, writes to a :class:`Spill` what it
+cannot ship, and replays it).  Every item ends up exported, on disk, or counted under
 ``dropped.<reason>``: nothing is lost silently.
 """
 
@@ -23,6 +24,7 @@ from .._encoding import EncodedLine, EncodingError, line_data
 from .._log import RateLimitedLog, logger
 from ._batcher import Batcher
 from ._sender import DROP_EXPORT_FAILED, Export, Sender
+from ._spill import Spill, add_spill_stats
 
 DROP_QUEUE_FULL: Final = "queue_full"
 DROP_SHUTDOWN: Final = "shutdown"
@@ -45,6 +47,10 @@ class Limits:
     flush_interval: float
     max_event_bytes: int
     export_timeout: float
+    spill_dir: str | None = None
+    """Where batches that cannot be delivered wait on disk (``None``: no spill)."""
+    spill_max_bytes: int = 512 * 1024 * 1024
+    spill_segment_bytes: int = 4 * 1024 * 1024
 
 
 class _FlushRequest:
@@ -77,6 +83,7 @@ class Engine:
     _batcher: Batcher
     _sender: Sender
     _worker: threading.Thread
+    _spill: Spill | None = None
 
     def __init__(
         self,
@@ -170,13 +177,16 @@ class Engine:
         # One deadline for everything.  The sink's last export ends a little before it (a tenth
         # of the timeout, at most 0.1 s), so that its result is counted and the threads have
         # stopped when shutdown returns.
+        self._sender.hurry(deadline - min(timeout / 10, 0.1))
         ok = self._flush(timeout, deadline - min(timeout / 10, 0.1))
         self._stopping = True
         self._wake.set()
         self._worker.join(max(deadline - time.monotonic(), 0.0))
         self._sender.thread.join(max(deadline - time.monotonic(), 0.0))
-        if self._worker.is_alive() or self._sender.thread.is_alive():
-            waiting = len(self._batcher) + self._sender.unsent + self._in_hand
+        if self._sender.thread.is_alive():
+            self._sender.abandon()  # what is still on the network goes to disk too
+        waiting = len(self._batcher) + self._sender.unsent + self._in_hand
+        if (self._worker.is_alive() or self._sender.thread.is_alive()) and (waiting or self._queue):
             self._log.warning(
                 "shutdown",
                 "shutdown timed out with %d events not yet exported (%d queued, %d in batches); "
@@ -186,11 +196,14 @@ class Engine:
                 waiting,
             )
             return False
+        if self._worker.is_alive() or self._sender.thread.is_alive():
+            return False  # out of time, but everything left went to the spill
         if self._queue:
             # Appended by a thread that passed the closed check just before shutdown began.
             self._dropped_shutdown.add(len(self._queue))
             self._queue.clear()
             ok = False
+        self._sender.close_spill()
         self._fold_hot_counters()
         return ok
 
@@ -202,13 +215,16 @@ class Engine:
     def stats(self) -> dict[str, int]:
         """The engine's counters (see ``EventExporter.stats``)."""
         self._fold_hot_counters()
-        values, unsent = self._sender.snapshot()
-        values["enqueued"] = self._taken + len(self._queue)
+        values, unsent, backlog = self._sender.snapshot()
+        queued = len(self._queue)  # read once: the caller's threads keep appending
+        values["enqueued"] = self._taken + queued
         for key in ("exported", "failed", "retried", "batches", "bytes"):
             values.setdefault(key, 0)
         values["dropped"] = total_dropped(values)
-        values["queued"] = len(self._queue)
+        values["queued"] = queued
         values["pending"] = len(self._batcher) + unsent + self._in_hand
+        if self._limits.spill_dir is not None:
+            add_spill_stats(values, backlog)
         return values
 
     # -- worker ---------------------------------------------------------------------------
@@ -233,13 +249,27 @@ class Engine:
         self._in_hand = 0  # taken by the worker, not yet in the batcher or the sender
 
     def _start_threads(self) -> None:
+        limits = self._limits
+        if limits.spill_dir is not None:
+            self._spill = Spill(
+                limits.spill_dir,
+                max_bytes=limits.spill_max_bytes,
+                segment_bytes=limits.spill_segment_bytes,
+                counters=self._counters,
+                log=self._log,
+            )
         self._sender = Sender(
             self._export,
-            export_timeout=self._limits.export_timeout,
+            export_timeout=limits.export_timeout,
             counters=self._counters,
             log=self._log,
             what=self._what,
             start=self._sink_start,
+            spill=self._spill,
+            # Spill rather than let the queue overflow: half full means the sink is behind.
+            pressure=lambda: len(self._queue) >= self._max_queue // 2,
+            on_idle=self._wake.set,
+            retry_interval=max(limits.flush_interval, 1.0),
         )
         self._worker = threading.Thread(target=self._run, name="openfeature-s3-export", daemon=True)
         self._worker.start()
@@ -275,7 +305,12 @@ class Engine:
 
     def _run(self) -> None:
         interval = self._limits.flush_interval
+        replay = self._spill is not None
         while True:
+            if replay and not self._stopping:
+                # One spilled batch at a time, only when the sender has nothing else: live
+                # batches never wait behind more than one replay batch.
+                self._sender.replay_one(self._limits.max_batch_size, self._limits.max_batch_bytes)
             if not self._queue and not self._flush_requests and not self._stopping:
                 # Items below the wake threshold do not wake the worker (that would cost the
                 # caller a lock per event): it looks at least once per flush_interval, and a
@@ -294,7 +329,7 @@ class Engine:
             requests, self._flush_requests = self._flush_requests, []
         ok = False
         try:
-            failed_before = self._counters.get(drop_key(DROP_EXPORT_FAILED))
+            failed_before = self._failures()
             deadline = min((r.deadline for r in requests if r.deadline is not None), default=None)
             self._drain(deadline)
             batcher = self._batcher
@@ -303,7 +338,7 @@ class Engine:
                 self._sender.send(batcher.take(), nbytes, deadline)
             sent = self._sender.wait_sent(deadline) if requests or self._stopping else True
             self._fold_hot_counters()
-            ok = sent and self._counters.get(drop_key(DROP_EXPORT_FAILED)) == failed_before
+            ok = sent and self._failures() == failed_before
         except Exception:  # a bug here must not kill the worker thread, nor lose events unseen
             logger.exception("openfeature-s3-export worker error")
             self._counters.add(drop_key(DROP_INTERNAL_ERROR), self._in_hand)
@@ -312,6 +347,9 @@ class Engine:
             for request in requests:
                 request.ok = ok
                 request.done.set()
+
+    def _failures(self) -> tuple[int, int]:
+        return self._counters.get(drop_key(DROP_EXPORT_FAILED)), self._counters.get("spilled")
 
     def _drain(self, deadline: float | None) -> None:
         """Move every queued item into batches, sending each batch once it is complete."""
@@ -385,6 +423,8 @@ class Engine:
     def after_fork_in_child(self) -> None:
         """Start the child empty, with fresh locks (the parent's may have been held mid-fork)
         and threads: the parent still owns, and exports, everything queued before the fork."""
+        if self._spill is not None:
+            self._spill.after_fork_in_child()  # the parent's segments stay the parent's
         self._init_state()
         if not self._closed:
             self._start_threads()

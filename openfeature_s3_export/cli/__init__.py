@@ -17,6 +17,7 @@ from .ddl import ddl
 from .demo import demo
 from .provision import provision
 from .report import report
+from .spill import spill
 from .tail import tail
 
 __all__ = ["app", "main"]
@@ -33,7 +34,7 @@ def app() -> None:
     """Export every OpenFeature evaluation and track event, then check, query and report on it."""
 
 
-for command in (demo, report, tail, ddl, check, provision):
+for command in (demo, report, tail, ddl, check, provision, spill):
     app.add_command(command)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import random
 import shutil
 import time
@@ -35,6 +36,8 @@ PLANS = ("free", "free", "free", "premium")
 DEFAULT_USERS = 2000
 EXPERIMENT = "new-checkout"
 METRIC = "purchase"
+SPILL_DIR_ENV = "OPENFEATURE_S3_EXPORT_SPILL_DIR"  # read by EventExporter too
+DEFAULT_SPILL_DIR = "./.openfeature-s3-export-spill"
 
 
 def _flagd_provider() -> tuple[FeatureProvider, Callable[[], None]]:
@@ -157,7 +160,16 @@ def _prepare_directory(directory: Path, replace: bool) -> None:
 )
 @click.option("--seed", type=int, default=7, show_default=True, help="seed of the simulated behaviour")
 @click.option("--replace", is_flag=True, help="delete an earlier export in the target directory first")
-def demo(vendor: str, sink: str, users: int, seed: int, replace: bool) -> None:
+@click.option(
+    "--spill-dir",
+    default=lambda: os.environ.get(SPILL_DIR_ENV) or DEFAULT_SPILL_DIR,
+    show_default=f"${SPILL_DIR_ENV} or {DEFAULT_SPILL_DIR}",
+    help="where undeliverable batches wait on disk for the next run (docs/delivery.md)",
+)
+@click.option("--no-spill", is_flag=True, help="drop (and count) what cannot be delivered instead")
+def demo(
+    vendor: str, sink: str, users: int, seed: int, replace: bool, spill_dir: str, no_spill: bool
+) -> None:
     """Run a simulated A/B test (flag new-checkout, metric purchase) through the real pipeline
     into SINK, then summarise what landed and print the command that reports on it."""
     target = open_sink(sink)
@@ -182,7 +194,13 @@ def demo(vendor: str, sink: str, users: int, seed: int, replace: bool) -> None:
                 "configure AWS as for any boto3 program (credentials, AWS_REGION) or point "
                 "AWS_ENDPOINT_URL at an S3/Firehose-compatible endpoint; see docs/aws.md",
             ) from exc
-    exporter = EventExporter(target, flush_interval=1.0, service_name="demo-shop", environment="demo")
+    exporter = EventExporter(
+        target,
+        flush_interval=1.0,
+        service_name="demo-shop",
+        environment="demo",
+        spill_dir=None if no_spill else spill_dir,
+    )
     api.set_provider_and_wait(TrackingProvider(provider, exporter))
     api.add_hooks([ExportHook(exporter)])
     started = time.perf_counter()
@@ -192,7 +210,13 @@ def demo(vendor: str, sink: str, users: int, seed: int, replace: bool) -> None:
     api.shutdown()
     cleanup()
     _print_summary(provider, target, exporter.stats(), done, elapsed)
-    if not flushed or exporter.stats()["dropped"]:
+    waiting = exporter.stats().get("spill_backlog_events", 0)
+    if waiting:
+        click.echo(
+            f"{waiting} events wait in {spill_dir}: the next run replays them, or "
+            f"openfeature-s3-export spill replay {spill_dir} --sink {sink}"
+        )
+    if not flushed or exporter.stats()["dropped"] or waiting:
         raise CliError("some events were not delivered (see the counters above)")
 
 
