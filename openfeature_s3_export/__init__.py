@@ -16,7 +16,7 @@ from ._encoding import EncodedLine, EncodingError
 from ._version import __version__
 from .exporter import EventExporter
 from .hook import ExportHook
-from .privacy import ContextPolicy
+from .privacy import ContextPolicy, Hashing
 from .schema import COLUMNS, SCHEMA_VERSION, Row, load_json_schema
 from .sinks import (
     ExportResult,
@@ -32,11 +32,13 @@ from .sinks import (
 )
 from .tracking import TrackingProvider
 from .vendors import register_vendor
+from .volume import Deduplication, FlagFilter, Sampling
 
 __all__ = [
     "COLUMNS",
     "SCHEMA_VERSION",
     "ContextPolicy",
+    "Deduplication",
     "EncodedLine",
     "EncodingError",
     "EventExporter",
@@ -44,11 +46,14 @@ __all__ = [
     "ExportResult",
     "FileSink",
     "FirehoseSink",
+    "FlagFilter",
+    "Hashing",
     "InMemorySink",
     "KinesisSink",
     "RetryPolicy",
     "Row",
     "S3Sink",
+    "Sampling",
     "Sink",
     "SinkConfigurationError",
     "TrackingProvider",

@@ -65,7 +65,11 @@ Describe = Callable[[int], "str | None"]
 
 
 class Engine:
-    """Queue, worker, batches and sender for items that *encode* turns into lines for *export*."""
+    """Queue, worker, batches and sender for items that *encode* turns into lines for *export*.
+
+    With *skips*, *encode* may return ``None`` for an item that is not to be exported (it
+    counts it itself, through :meth:`hot_counter`).
+    """
 
     # Set by _init_state (again in a forked child) and _start_threads.
     _queue: deque[Any]
@@ -80,14 +84,17 @@ class Engine:
 
     def __init__(
         self,
-        encode: Callable[[Any], EncodedLine],
+        encode: Callable[[Any], EncodedLine | None],
         export: Export,
         limits: Limits,
         *,
         what: str,
         start: Callable[[], None] | None = None,
+        skips: bool = False,
     ) -> None:
         self._encode = encode
+        # encode may return None: the item is not exported, and whoever kept it out counted it.
+        self._skips = skips
         self._export = export
         self._limits = limits
         self._what = what
@@ -327,10 +334,16 @@ class Engine:
             items = [popleft() for _ in range(min(len(queue), _CHUNK))]
             self._taken += len(items)
             self._in_hand = len(items)
-            try:
-                lines = list(map(encode, items))  # the loop in C: the common case
-            except Exception:
-                lines = self._encode_each(items)  # one item is bad: again, one at a time
+            if self._skips:
+                # One at a time: an encode with state (de-duplication slots, counts) must not see
+                # an item twice, as the retry after a bad item below would make it.
+                lines = self._encode_each(items)
+            else:
+                try:
+                    # the loop in C: the common case (without skips, encode never returns None)
+                    lines = list(map(encode, items))  # type: ignore[arg-type]
+                except Exception:
+                    lines = self._encode_each(items)  # one item is bad: again, one at a time
             sizes = list(map(len, map(line_data, lines)))
             if sizes and max(sizes) > max_event:
                 lines, sizes = self._drop_too_large(lines, sizes)
@@ -341,13 +354,17 @@ class Engine:
                 self._sender.send(batch, nbytes, deadline)
 
     def _encode_each(self, items: list[Any]) -> list[EncodedLine]:
-        """Encode *items* one by one, dropping (and counting) those that cannot be encoded."""
+        """Encode *items* one by one, dropping (and counting) those that cannot be encoded, and
+        leaving out those *encode* skipped."""
         lines: list[EncodedLine] = []
         for item in items:
             try:
-                lines.append(self._encode(item))
+                line = self._encode(item)
             except Exception as exc:
                 self._reject(exc)
+            else:
+                if line is not None:
+                    lines.append(line)
         return lines
 
     def _drop_too_large(
