@@ -70,10 +70,10 @@ def options_from_environment(env: Mapping[str, str] | None = None) -> dict[str, 
         options["flag_filter"] = FlagFilter(
             include=include, exclude=exclude or (), experiments_only=bool(experiments)
         )
-    window = _parsed(env, DEDUP_WINDOW, float)
+    window = _parsed(env, DEDUP_WINDOW, lambda text: Deduplication(window=float(text)))
     if window is not None:
-        options["deduplication"] = Deduplication(window=window)
-    rate = _parsed(env, SAMPLE_RATE, float)
-    if rate is not None:
-        options["sampling"] = Sampling(rate=rate)
+        options["deduplication"] = window
+    sampling = _parsed(env, SAMPLE_RATE, lambda text: Sampling(rate=float(text)))
+    if sampling is not None:
+        options["sampling"] = sampling
     return options
