@@ -24,7 +24,7 @@ from ._dedup import ExposureLog
 from ._hashing import Hasher
 from ._sampling import Sampler
 from ._snapshot import RichAttributes
-from .privacy import ContextPolicy, Hashing
+from .privacy import PRIVATE_ATTRIBUTES_KEY, ContextPolicy, Hashing
 from .volume import Deduplication, FlagFilter, Sampling
 
 FILTERED: Final = "filtered"
@@ -40,6 +40,10 @@ REMOVALS: Final = (FILTERED, DEDUPLICATED, SAMPLED_OUT)
 """The counters of events taken out before export (they balance ``stats()``'s identity)."""
 
 _MAX_FLAGS = 4096
+# Record fields, as plain globals: this runs for every event.
+_KIND, _TRACK, _TIME_NS = capture.KIND, capture.TRACK, capture.TIME_NS
+_ATTRIBUTES, _KEY = capture.CONTEXT_ATTRIBUTES, capture.EVALUATION_TARGETING_KEY
+_FLAG_KEY, _VARIANT, _METADATA = capture.FLAG_KEY, capture.VARIANT, capture.FLAG_METADATA
 _FALSE_TEXT = frozenset({"", "0", "false", "no", "off"})
 
 
@@ -80,7 +84,10 @@ class Gate:
                     f"{name} hashes {sorted(policy.hashed)} but no key was given: "
                     "pass hashing=Hashing(secret=...)"
                 )
-        self._context_policy = context_policy if context_policy is not None else ContextPolicy()
+        policy = context_policy if context_policy is not None else ContextPolicy()
+        self._context_apply = None if policy.is_noop else policy.apply
+        # The default policy only acts on contexts that list private attributes.
+        self._context_all = policy.allow is not None or bool(policy.deny) or bool(policy.hashed)
         self._attributes_policy = (
             None if attributes_policy is None or attributes_policy.is_noop else attributes_policy
         )
@@ -140,10 +147,12 @@ class Gate:
         """The record to build the row from (attributes and keys rewritten), or ``None`` when
         the event is not exported (counted)."""
         self._pending = None
-        if record[capture.KIND] == capture.TRACK:
+        if record[_KIND] == _TRACK:
             return self._admit_track(record)
-        targeting_key = record[capture.EVALUATION_TARGETING_KEY]
-        exported, rate = self._flag(record[capture.FLAG_KEY])
+        targeting_key = record[_KEY]
+        flag_key = record[_FLAG_KEY]
+        known = self._flags.get(flag_key)
+        exported, rate = known if known is not None else self._flag(flag_key)
         if not exported or (self._experiments_key is not None and not self._is_experiment(record)):
             self._counts[FILTERED].incr()
             return None
@@ -151,22 +160,27 @@ class Gate:
             self._counts[SAMPLED_OUT].incr()
             return None
         if self._exposures is not None and targeting_key is not None:
-            key = hash((_text(targeting_key), record[capture.FLAG_KEY]))
-            variant, time_us = record[capture.VARIANT], record[capture.TIME_NS] // 1000
+            key = hash((_text(targeting_key), flag_key))
+            variant, time_us = record[_VARIANT], record[_TIME_NS] // 1000
             if self._exposures.seen(key, variant, time_us):
                 self._counts[DEDUPLICATED].incr()
                 return None
             self._pending = (key, variant, time_us)
-        calls = self._hasher.calls if self._hasher is not None else 0
-        attributes = self._context(record[capture.CONTEXT_ATTRIBUTES])
+        hasher = self._hasher
+        calls = hasher.calls if hasher is not None else 0
+        attributes = record[_ATTRIBUTES]
+        kept = self._context(attributes)
+        key_column = targeting_key
         if targeting_key is not None and self._hash_key is not None:
-            targeting_key = self._hash_key(_text(targeting_key))
-        if self._hasher is not None and self._hasher.calls != calls:
+            key_column = self._hash_key(_text(targeting_key))
+        if hasher is not None and hasher.calls != calls:
             self._counts[HASHED].incr()
-        record = list(record)  # type: ignore[assignment]
-        record[capture.CONTEXT_ATTRIBUTES] = attributes  # type: ignore[index]
-        record[capture.EVALUATION_TARGETING_KEY] = targeting_key  # type: ignore[index]
-        return tuple(record)
+        if kept is attributes and key_column is targeting_key:
+            return record
+        rewritten = list(record)  # the cheapest way to a tuple with two fields replaced
+        rewritten[_ATTRIBUTES] = kept
+        rewritten[_KEY] = key_column
+        return tuple(rewritten)
 
     def logged(self) -> None:
         """The record :meth:`admit` returned last was encoded: it takes its exposure slot."""
@@ -198,12 +212,16 @@ class Gate:
         return tuple(record)
 
     def _context(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        if not attributes:
+        if (
+            not attributes
+            or self._context_apply is None
+            or not (self._context_all or PRIVATE_ATTRIBUTES_KEY in attributes)
+        ):
             return attributes
-        return _same_kind(attributes, self._context_policy.apply(attributes, self._hasher))
+        return _same_kind(attributes, self._context_apply(attributes, self._hasher))
 
     def _is_experiment(self, record: tuple[Any, ...]) -> bool:
-        metadata = record[capture.FLAG_METADATA]
+        metadata = record[_METADATA]
         if not isinstance(metadata, Mapping):
             return False
         return metadata.get("inExperiment") is True or _marks_experiment(metadata.get(self._experiments_key))
@@ -215,6 +233,15 @@ class Gate:
             return self._random.random() < rate
         assert self._sampler is not None
         return self._sampler.keeps(_text(targeting_key), rate)
+
+
+def gate_for(options: Mapping[str, Any]) -> Gate | None:
+    """The gate for these ``EventExporter`` options, or ``None`` when the row builder's fast path
+    can run alone: no option beyond a context policy that hashes nothing."""
+    policy = options.get("context_policy")
+    if set(options) - {"context_policy"} or (policy is not None and policy.hashed):
+        return Gate(**options)
+    return None
 
 
 def _same_kind(original: Mapping[str, Any], kept: Mapping[str, Any]) -> Mapping[str, Any]:

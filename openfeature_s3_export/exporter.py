@@ -12,7 +12,7 @@ from ._counters import drop_key
 from ._engine import Engine, Limits
 from ._env import options_from_environment
 from ._gate import COUNTERS as _POLICY_COUNTERS
-from ._gate import Gate
+from ._gate import gate_for
 from ._log import logger
 from ._rows import RowBuilder, Source
 from .privacy import ContextPolicy, Hashing
@@ -85,11 +85,6 @@ class _DuplicateWarning:
             f"twice?): each evaluation is exported once, {count} duplicate captures ignored so far; "
             "register the hook once"
         )
-
-
-def _hashes(options: dict[str, Any]) -> bool:
-    policy = options.get("context_policy")
-    return policy is not None and bool(policy.hashed)
 
 
 def _check(name: str, value: float, *, minimum: float = 0, inclusive: bool = False) -> None:
@@ -182,7 +177,7 @@ class EventExporter:
             options["attributes_policy"] = attributes_policy
         # Only options beyond a plain context policy need the gate: without them the row
         # builder's fast path runs alone, as fast as with no option at all.
-        gate = Gate(**options) if set(options) - {"context_policy"} or _hashes(options) else None
+        gate = gate_for(options)
         rows = RowBuilder(
             Source(service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"), environment=environment),
             options.get("context_policy"),
