@@ -45,16 +45,17 @@ def compile_paths(paths: Iterable[str]) -> Tree:
 
 
 def keep(attributes: Mapping[Any, Any], tree: Tree) -> dict[Any, Any]:
-    """Only the values *tree* names (an allow list), as a new dict."""
+    """Only the values *tree* names (an allow list), as a new dict in the input's order."""
     kept: dict[Any, Any] = {}
-    for key, below in tree.items():
-        if key in attributes:
-            value = attributes[key]
-            if below is not None:
-                value = _keep_below(value, below)
-                if value is _MISSING:
-                    continue
-            kept[key] = value
+    for key, value in attributes.items():
+        below = tree.get(key, _MISSING)
+        if below is _MISSING:
+            continue
+        if below is not None:
+            value = _keep_below(value, below)
+            if value is _MISSING:
+                continue
+        kept[key] = value
     return kept
 
 

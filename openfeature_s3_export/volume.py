@@ -77,7 +77,7 @@ class Deduplication:
     :param window: seconds after a logged row during which the same unit, flag and variant
         are not logged again; after it, the next one is (returning users stay visible).
     :param max_entries: (unit, flag) pairs remembered at most (least recently seen forgotten
-        first); about 150 bytes each (docs/privacy.md).
+        first); about 250 bytes each (docs/privacy.md).
 
     .. versionadded:: 0.1.0
     """
