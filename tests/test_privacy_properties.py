@@ -1,6 +1,6 @@
 """Property: no denied or hashed value reaches any byte a sink writes.
 
-Random nested contexts and track attributes (objects in objects, lists of objects), random deny
+Random nested contexts and track attributes (objects in objects, lists of objects), random allow, deny
 and hash lists of dotted paths.  Every leaf value is a unique marker, so finding a marker in the
 output means that value leaked.  The output is searched as bytes: the gzip NDJSON files a
 FileSink wrote (decompressed) and uncompressed Parquet files (the raw file, and its rows read
@@ -66,6 +66,7 @@ def leaves(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, 
 
 
 def protected(path: tuple[str, ...], hidden: frozenset[str]) -> bool:
+    """Whether a path in *hidden* reaches the leaf at *path* (it or one of its parents)."""
     return any(".".join(path[:i]) in hidden for i in range(1, len(path) + 1))
 
 
@@ -84,11 +85,18 @@ SECRET = "property-test-secret-0123456789abcdef"
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(context_shape=contexts, attributes_shape=contexts, deny=path_sets, hashed=path_sets)
+@given(
+    context_shape=contexts,
+    attributes_shape=contexts,
+    allow=st.none() | path_sets,
+    deny=path_sets,
+    hashed=path_sets,
+)
 def test_denied_and_hashed_values_never_reach_the_sinks(
     tmp_path_factory: pytest.TempPathFactory,
     context_shape: dict[str, Any],
     attributes_shape: dict[str, Any],
+    allow: frozenset[str] | None,
     deny: frozenset[str],
     hashed: frozenset[str],
 ) -> None:
@@ -101,10 +109,11 @@ def test_denied_and_hashed_values_never_reach_the_sinks(
     kept_markers = []
     for value in (context, attributes):
         for path, marker in leaves(value):
-            (secret_markers if protected(path, hidden) else kept_markers).append(marker)
+            left_out = allow is not None and not protected(path, allow)
+            (secret_markers if left_out or protected(path, hidden) else kept_markers).append(marker)
 
     directory = tmp_path_factory.mktemp("out")
-    policy = ContextPolicy(deny=deny, hashed=hashed, honour_private_attributes=False)
+    policy = ContextPolicy(allow=allow, deny=deny, hashed=hashed, honour_private_attributes=False)
     for fmt in ("ndjson", "parquet"):
         exporter = EventExporter(
             FileSink(directory, format=fmt, parquet_compression="none"),
