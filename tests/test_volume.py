@@ -339,3 +339,24 @@ def test_options_are_validated() -> None:
         Deduplication(max_entries=0)
     with pytest.raises(ValueError, match="patterns"):
         FlagFilter(include=[""])
+
+
+def test_with_every_option_off_the_row_builder_runs_alone() -> None:
+    """No gate, no per-item encoding: the fast path is the one measured in docs/performance.md.
+    (Reads the engine's private fields: what is checked is which path was wired.)"""
+    from openfeature_s3_export import ContextPolicy, Hashing
+
+    for options in ({}, {"context_policy": ContextPolicy(deny={"email"}, allow={"a.b"})}):
+        exporter = EventExporter(InMemorySink(), register_atexit=False, **options)
+        try:
+            assert exporter._engine._encode.__func__ is RowBuilder.encode
+            assert exporter._engine._skips is False
+        finally:
+            exporter.shutdown(1)
+    hashed = {"context_policy": ContextPolicy(hashed={"email"}), "hashing": Hashing("s" * 16)}
+    exporter = EventExporter(InMemorySink(), register_atexit=False, **hashed)
+    try:
+        assert exporter._engine._encode.__func__ is RowBuilder.encode_gated
+        assert exporter._engine._skips is True
+    finally:
+        exporter.shutdown(1)
