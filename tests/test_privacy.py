@@ -266,3 +266,15 @@ def test_a_bad_environment_value_fails_naming_the_variable(
         EventExporter(InMemorySink(), register_atexit=False)
     if name.endswith("SECRET"):
         assert value not in str(error.value).replace("$" + name, "")
+
+
+def test_sinks_that_shard_by_targeting_key_get_the_hashed_key() -> None:
+    """Kinesis partitions by the line's routing key: the clear key must not travel there."""
+    from openfeature_s3_export._capture import track_record
+    from openfeature_s3_export._gate import Gate
+    from openfeature_s3_export._rows import RowBuilder, Source
+
+    rows = RowBuilder(Source(host="h"), gate=Gate(hashing=Hashing(SECRET)))
+    line = rows.encode_gated(track_record("buy", None, None, "ada@example.com", None, None, None))
+    assert line is not None and line.routing_key == _hmac("ada@example.com")
+    assert b"ada@example.com" not in line.data
