@@ -65,11 +65,8 @@ Describe = Callable[[int], "str | None"]
 
 
 class Engine:
-    """Queue, worker, batches and sender for items that *encode* turns into lines for *export*.
-
-    With *skips*, *encode* may return ``None`` for an item that is not to be exported (it
-    counts it itself, through :meth:`hot_counter`).
-    """
+    """Queue, worker, batches and sender for items that *encode* turns into lines for *export*
+    (with *skips*, ``None`` for an item not to export, which *encode* counts itself)."""
 
     # Set by _init_state (again in a forked child) and _start_threads.
     _queue: deque[Any]
@@ -93,7 +90,6 @@ class Engine:
         skips: bool = False,
     ) -> None:
         self._encode = encode
-        # encode may return None: the item is not exported, and whoever kept it out counted it.
         self._skips = skips
         self._export = export
         self._limits = limits
@@ -334,9 +330,7 @@ class Engine:
             items = [popleft() for _ in range(min(len(queue), _CHUNK))]
             self._taken += len(items)
             self._in_hand = len(items)
-            if self._skips:
-                # One at a time: an encode with state (de-duplication slots, counts) must not see
-                # an item twice, as the retry after a bad item below would make it.
+            if self._skips:  # one at a time: a stateful encode must never see an item twice
                 lines = self._encode_each(items)
             else:
                 try:
