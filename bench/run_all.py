@@ -19,7 +19,7 @@ from typing import Any
 from _common import RESULTS, machine, print_table, write_results
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["cpu_cost", "hook_overhead", "slow_sink", "throughput", "cost", "memory"]
+BENCHES = ["cpu_cost", "hook_overhead", "slow_sink", "throughput", "cost", "memory", "privacy_cost"]
 
 
 def goals(results: dict[str, dict[str, Any]]) -> list[list[str]]:
@@ -91,6 +91,20 @@ def goals(results: dict[str, dict[str, Any]]) -> list[list[str]]:
             f"{s['bytes_per_queued_event']:.0f} B/event; +{s['rss_growth_bytes'] / 2**20:.0f} MB "
             f"at {s['overload_factor']:.0f}x",
             s["pass"],
+        )
+    if "privacy_cost" in results:
+        s = results["privacy_cost"]["summary"]
+        add(
+            "privacy cost",
+            "common options on: process CPU vs no-op hook (info)",
+            f"{s['common_over_noop']:.3f}x (options off {s['off_over_noop']:.3f}x)",
+            None,
+        )
+        add(
+            "privacy cost",
+            "de-duplication log memory (info)",
+            f"{s['dedup_bytes_per_user']:.0f} B/user at {s['dedup_users']:,} users",
+            None,
         )
     return rows
 

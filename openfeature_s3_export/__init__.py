@@ -16,7 +16,7 @@ from ._encoding import EncodedLine, EncodingError
 from ._version import __version__
 from .exporter import EventExporter
 from .hook import ExportHook
-from .privacy import ContextPolicy
+from .privacy import ContextPolicy, Hashing
 from .schema import COLUMNS, SCHEMA_VERSION, Row, load_json_schema
 from .sinks import (
     ExportResult,
@@ -33,11 +33,13 @@ from .sinks import (
 from .spill import ReplayReport, SegmentInfo, replay_spill, spill_status
 from .tracking import TrackingProvider
 from .vendors import register_vendor
+from .volume import Deduplication, FlagFilter, Sampling
 
 __all__ = [
     "COLUMNS",
     "SCHEMA_VERSION",
     "ContextPolicy",
+    "Deduplication",
     "EncodedLine",
     "EncodingError",
     "EventExporter",
@@ -45,6 +47,8 @@ __all__ = [
     "ExportResult",
     "FileSink",
     "FirehoseSink",
+    "FlagFilter",
+    "Hashing",
     "InMemorySink",
     "KinesisSink",
     "ReplayReport",
@@ -52,6 +56,7 @@ __all__ = [
     "Row",
     "S3Sink",
     "SegmentInfo",
+    "Sampling",
     "Sink",
     "SinkConfigurationError",
     "TrackingProvider",

@@ -15,6 +15,7 @@ import orjson
 
 from . import _capture as capture
 from ._encoding import EncodedLine, EncodingError, attributes_json, dumps, encode_row, line_parts
+from ._gate import Gate
 from ._ids import ID_COUNTER as _ID_COUNTER
 from ._ids import ID_TAILS as _ID_TAILS
 from ._ids import MICROS as _MICROS
@@ -104,7 +105,7 @@ class RowBuilder:
     (:func:`~openfeature_s3_export._encoding.line_parts`) and joined with the four per event.
     """
 
-    def __init__(self, source: Source, policy: ContextPolicy | None = None) -> None:
+    def __init__(self, source: Source, policy: ContextPolicy | None = None, gate: Gate | None = None) -> None:
         self.source = source
         self._source_columns: _SourceColumns = {
             "library_version": source.library_version,
@@ -112,6 +113,11 @@ class RowBuilder:
             "environment": source.environment,
             "host": source.host,
         }
+        # A gate applies the context policy itself (with hashing), before the row is built.
+        self._gate = gate
+        self._hash_key_id = gate.hash_key_id if gate is not None else None
+        if gate is not None:
+            policy = ContextPolicy(honour_private_attributes=False)
         policy = policy or ContextPolicy()
         self._filter = None if policy.is_noop else policy.apply
         # The default policy only acts on contexts that list private attributes: skip the call
@@ -219,6 +225,20 @@ class RowBuilder:
         except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             raise EncodingError(str(exc)) from exc
 
+    def encode_gated(self, record: tuple[Any, ...]) -> EncodedLine | None:
+        """:meth:`encode` after the privacy and volume gate: ``None`` when the gate kept the
+        event out (and counted it).  Used instead of :meth:`encode` only when a gate is set.
+
+        :raises EncodingError: as :meth:`encode`.
+        """
+        assert self._gate is not None
+        admitted = self._gate.admit(record)
+        if admitted is None:
+            return None
+        line = self.encode(admitted)
+        self._gate.logged()  # only now: an event that failed to encode takes no exposure slot
+        return line
+
     def build(self, record: tuple[Any, ...]) -> tuple[Row, int]:
         """The row for *record* and its event time in microseconds.
 
@@ -313,6 +333,8 @@ class RowBuilder:
             is_default_value=is_default_value,
             flag_metadata=metadata_json,
             vendor_details=details_json,
+            sample_rate=self._gate.flag_rate(record[capture.FLAG_KEY]) if self._gate is not None else None,
+            hash_key_id=self._hash_key_id,
             **self._source_columns,
         )
         return row, time_ns // 1000
@@ -361,6 +383,8 @@ class RowBuilder:
             event_name=_text(event_name),
             metric_value=_metric(value),
             attributes=attributes_json(track_attributes),
+            sample_rate=self._gate.track_rate if self._gate is not None else None,
+            hash_key_id=self._hash_key_id,
             **self._source_columns,
         )
         return row, time_ns // 1000

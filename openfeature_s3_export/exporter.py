@@ -10,10 +10,14 @@ from typing import Any, Final
 
 from ._counters import drop_key
 from ._engine import Engine, Limits
+from ._env import options_from_environment
+from ._gate import COUNTERS as _POLICY_COUNTERS
+from ._gate import gate_for
 from ._log import logger
 from ._rows import RowBuilder, Source
-from .privacy import ContextPolicy
+from .privacy import ContextPolicy, Hashing
 from .sinks._base import Sink, sink_stats
+from .volume import Deduplication, FlagFilter, Sampling
 
 SPILL_DIR_ENV: Final = "OPENFEATURE_S3_EXPORT_SPILL_DIR"
 """Environment variable naming the spill directory when ``spill_dir`` is not given."""
@@ -109,8 +113,17 @@ class EventExporter:
     :param shutdown_timeout: how long the ``atexit`` handler waits for the final flush.
     :param service_name: written to every row (defaults to ``$OTEL_SERVICE_NAME``).
     :param environment: written to every row (for example ``"production"``).
-    :param context_policy: which context attributes are exported (allow/deny lists,
-        LaunchDarkly ``privateAttributes``); by default all, minus private attributes.
+    :param context_policy: which context attributes are exported (allow/deny/hash lists by
+        dotted path, LaunchDarkly ``privateAttributes``); by default all, minus private
+        attributes.
+    :param attributes_policy: the same for track events' ``attributes``; by default all.
+    :param hashing: the secret for keyed hashing (HMAC-SHA256) of the targeting key and the
+        policies' ``hashed`` paths; every row then names the key in ``hash_key_id``.
+    :param flag_filter: which flags' evaluations are exported (include/exclude patterns,
+        experiments only).
+    :param deduplication: at most one evaluation row per unit, flag and variant within a
+        window (off by default; per process).
+    :param sampling: deterministic sampling by targeting key, its rate written to each row.
     :param spill_dir: a directory where batches that cannot be delivered (the sink failing
         past ``export_timeout``, the queue filling up during an outage, shutdown running out of
         time) wait on disk, to be replayed when the sink recovers or by the next process
@@ -118,6 +131,12 @@ class EventExporter:
         spill when neither is set).  Several processes may share one.  See ``docs/delivery.md``.
     :param spill_max_bytes: most bytes this process keeps in the spill directory; past it the
         oldest spilled events are dropped (``dropped.spill_cap``).
+
+    Options not passed are read from ``OPENFEATURE_S3_EXPORT_*`` environment variables when
+    set (docs/privacy.md): ``HASH_SECRET``, ``HASH_KEY_ID``, ``CONTEXT_DENY``,
+    ``CONTEXT_HASH``, ``FLAGS_INCLUDE``, ``FLAGS_EXCLUDE``, ``EXPERIMENTS_ONLY``,
+    ``DEDUP_WINDOW``, ``SAMPLE_RATE``.  Every option runs on the worker thread, before a row
+    is built, for every sink alike.
 
     .. versionadded:: 0.1.0
     """
@@ -136,6 +155,11 @@ class EventExporter:
         service_name: str | None = None,
         environment: str | None = None,
         context_policy: ContextPolicy | None = None,
+        attributes_policy: ContextPolicy | None = None,
+        hashing: Hashing | None = None,
+        flag_filter: FlagFilter | None = None,
+        deduplication: Deduplication | None = None,
+        sampling: Sampling | None = None,
         register_atexit: bool = True,
         spill_dir: str | os.PathLike[str] | None = None,
         spill_max_bytes: int = 512 * 1024 * 1024,
@@ -153,16 +177,31 @@ class EventExporter:
         _check("shutdown_timeout", shutdown_timeout, inclusive=True)
         self.sink = sink
         self._shutdown_timeout = shutdown_timeout
+        given = {
+            "context_policy": context_policy,
+            "hashing": hashing,
+            "flag_filter": flag_filter,
+            "deduplication": deduplication,
+            "sampling": sampling,
+        }
+        options = {k: v for k, v in options_from_environment().items() if given.get(k) is None}
+        options.update((k, v) for k, v in given.items() if v is not None)
+        if attributes_policy is not None:
+            options["attributes_policy"] = attributes_policy
+        # Only options beyond a plain context policy need the gate: without them the row
+        # builder's fast path runs alone, as fast as with no option at all.
+        gate = gate_for(options)
         rows = RowBuilder(
             Source(service_name=service_name or os.environ.get("OTEL_SERVICE_NAME"), environment=environment),
-            context_policy,
+            options.get("context_policy"),
+            gate,
         )
         spill = spill_dir if spill_dir is not None else os.environ.get(SPILL_DIR_ENV) or None
         self.spill_dir = os.fspath(spill) if spill is not None else None
         """The spill directory in use (``None``: failed batches are dropped and counted)."""
         start = getattr(sink, "start", None)
         self._engine = Engine(
-            rows.encode,
+            rows.encode if gate is None else rows.encode_gated,
             lambda batch, deadline: sink.export(batch, deadline=deadline),
             Limits(
                 max_queue_size=max_queue_size,
@@ -177,7 +216,10 @@ class EventExporter:
             ),
             what=type(sink).__name__,
             start=start if callable(start) else None,
+            skips=gate is not None,
         )
+        if gate is not None:
+            gate.bind_counters(self._engine.hot_counter)
         self.intake = Intake(self._engine)
         """Where the hook and ``TrackingProvider`` hand capture records (package-internal)."""
         # Weak references: registering must not keep an abandoned exporter (and its sink) alive.
@@ -238,8 +280,10 @@ class EventExporter:
         ``failed``, ``retried``, ``batches``, ``bytes`` (encoded bytes handed to the sink),
         ``queued`` (records waiting for the worker), ``pending`` (encoded events in batches not
         yet exported), ``vendor_track_errors``, ``duplicate_hook_calls`` (evaluations a second
-        ``ExportHook`` of this exporter saw and ignored), plus the sink's own counters under
-        ``sink.<name>``.
+        ``ExportHook`` of this exporter saw and ignored), the privacy and volume options' counts
+        (docs/privacy.md): ``filtered``, ``deduplicated``, ``sampled_out`` (events the options
+        kept out, on purpose: not drops) and ``hashed`` (exported events with a value hashed),
+        plus the sink's own counters under ``sink.<name>``.
 
         With a ``spill_dir``, also: ``spilled`` (events written to disk), ``replayed`` (events
         read back from disk and delivered; they count in ``exported`` too), ``spill_adopted``
@@ -250,13 +294,14 @@ class EventExporter:
         ``spill_backlog_bytes`` (what this process holds on disk, not yet delivered).
 
         Every event is accounted for: ``enqueued + spill_adopted == exported + queued + pending
-        + spill_backlog_events + dropped after enqueue`` (every reason except ``queue_full``,
-        ``shutdown`` and ``capture_error``, which are counted before an event enters the
-        queue).  A spilled event leaves ``pending`` for ``spill_backlog_events`` and, once
+        + spill_backlog_events + dropped after enqueue + filtered + deduplicated + sampled_out``
+        (dropped after enqueue: every reason except ``queue_full``, ``shutdown`` and
+        ``capture_error``, which are counted before an event enters the queue; ``hashed``
+        events are also counted as exported).  A spilled event leaves ``pending`` for ``spill_backlog_events`` and, once
         replayed, leaves that for ``exported``; without a spill both spill terms are 0.
         """
         values = self._engine.stats()
-        for key in ("vendor_track_errors", "duplicate_hook_calls"):
+        for key in ("vendor_track_errors", "duplicate_hook_calls", *_POLICY_COUNTERS):
             values.setdefault(key, 0)
         for key, value in sink_stats(self.sink).items():
             values[f"sink.{key}"] = value

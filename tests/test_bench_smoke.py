@@ -42,6 +42,7 @@ def test_run_all_quick(tmp_path: Path) -> None:
         "throughput",
         "cost",
         "memory",
+        "privacy cost",
     }
     assert all(g["verdict"] in ("PASS", "FAIL", "-") for g in summary["goals"])
 
@@ -82,6 +83,13 @@ def test_run_all_quick(tmp_path: Path) -> None:
     overload = memory["overload"]
     assert overload["queue_max"] <= overload["queue_bound"], "the queue never exceeds its bound"
     assert overload["dropped_queue_full"] > 0, "overload is counted, not hidden"
+
+    privacy = json.loads((tmp_path / "privacy_cost.json").read_text())
+    expected = {"off", "hash targeting key", "dedup, repeat users", "sampling 10 %"}
+    assert privacy["worker_ns"].keys() >= expected
+    assert all(math.isfinite(v) and v > 0 for v in privacy["worker_ns"].values())
+    assert privacy["summary"]["dropped"] == 0 and privacy["summary"]["hashed"] > 0
+    assert privacy["dedup_memory"]["rss_growth_bytes"] > 0
 
     slow = json.loads((tmp_path / "slow_sink.json").read_text())
     assert slow["stats"]["down (raises)"]["exported"] == 0

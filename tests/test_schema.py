@@ -38,12 +38,17 @@ from openfeature_s3_export import (
     TrackingProvider,
     load_json_schema,
 )
-from openfeature_s3_export._capture import evaluation_record
+from openfeature_s3_export._capture import evaluation_record, track_record
+from openfeature_s3_export._gate import Gate
 from openfeature_s3_export._rows import RowBuilder, Source
+from openfeature_s3_export.privacy import ContextPolicy, Hashing
 from openfeature_s3_export.sinks.parquet import arrow_schema
 from openfeature_s3_export.testing import capture_events
 from openfeature_s3_export.vendors._base import OPENFEATURE_REASONS
+from openfeature_s3_export.volume import Sampling
 
+ADDED_IN_V1 = ("sample_rate", "hash_key_id")
+"""Nullable columns appended after v1's first release (docs/schema.md, schema_version policy)."""
 JSON_TEXT_COLUMNS = ("value", "default_value", "context", "flag_metadata", "vendor_details", "attributes")
 OBJECT_TEXT_COLUMNS = ("context", "flag_metadata", "vendor_details", "attributes")
 
@@ -180,6 +185,27 @@ def _vendor_rows() -> list[dict[str, Any]]:
     return [json.loads(builder.encode(r).data) for r in records]
 
 
+def _policy_rows() -> list[dict[str, Any]]:
+    """Rows written with hashing and sampling on: ``hash_key_id`` and ``sample_rate`` filled."""
+    gate = Gate(
+        context_policy=ContextPolicy(hashed={"email"}),
+        hashing=Hashing("s" * 32, key_id="2026-11"),
+        sampling=Sampling(rate=1.0, per_flag={"f": 0.9}),
+    )
+    builder = RowBuilder(Source(host="h"), gate=gate)
+    context = EvaluationContext("u1", {"email": "ada@example.com", "kind": "user"})
+    hook_context = HookContext(
+        flag_key="f", flag_type=FlagType.STRING, default_value="d", evaluation_context=context
+    )
+    records = [
+        evaluation_record(hook_context, FlagEvaluationDetails(flag_key="f", value="v", variant="a")),
+        track_record("buy", None, None, "u1", {"email": "ada@example.com"}, 1.0, {"sku": "x"}),
+    ]
+    # u1 is in the sample at 0.9 (its BLAKE2b position is 0.82): both rows are written.
+    lines = [builder.encode_gated(r) for r in records]
+    return [json.loads(line.data) for line in lines if line is not None]
+
+
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
     return load_json_schema()
@@ -234,7 +260,7 @@ def file_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def all_rows(pipeline_rows: list[dict[str, Any]], file_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return pipeline_rows + file_rows + _vendor_rows()
+    return pipeline_rows + file_rows + _vendor_rows() + _policy_rows()
 
 
 # -- the schema document --------------------------------------------------------------------
@@ -242,7 +268,10 @@ def all_rows(pipeline_rows: list[dict[str, Any]], file_rows: list[dict[str, Any]
 
 def test_properties_and_required_are_the_columns_in_order(schema: dict[str, Any]) -> None:
     assert tuple(schema["properties"]) == COLUMNS
-    assert tuple(schema["required"]) == COLUMNS  # every column is always written, null or not
+    # Every column is always written, null or not; the columns added within v1 after its
+    # first release are not required, so that rows written before them still validate.
+    assert tuple(schema["required"]) == COLUMNS[: -len(ADDED_IN_V1)]
+    assert COLUMNS[-len(ADDED_IN_V1) :] == ADDED_IN_V1
     assert schema["additionalProperties"] is False
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION

@@ -71,7 +71,8 @@ Describe = Callable[[int], "str | None"]
 
 
 class Engine:
-    """Queue, worker, batches and sender for items that *encode* turns into lines for *export*."""
+    """Queue, worker, batches and sender for items that *encode* turns into lines for *export*
+    (with *skips*, ``None`` for an item not to export, which *encode* counts itself)."""
 
     # Set by _init_state (again in a forked child) and _start_threads.
     _queue: deque[Any]
@@ -87,14 +88,16 @@ class Engine:
 
     def __init__(
         self,
-        encode: Callable[[Any], EncodedLine],
+        encode: Callable[[Any], EncodedLine | None],
         export: Export,
         limits: Limits,
         *,
         what: str,
         start: Callable[[], None] | None = None,
+        skips: bool = False,
     ) -> None:
         self._encode = encode
+        self._skips = skips
         self._export = export
         self._limits = limits
         self._what = what
@@ -365,10 +368,14 @@ class Engine:
             items = [popleft() for _ in range(min(len(queue), _CHUNK))]
             self._taken += len(items)
             self._in_hand = len(items)
-            try:
-                lines = list(map(encode, items))  # the loop in C: the common case
-            except Exception:
-                lines = self._encode_each(items)  # one item is bad: again, one at a time
+            if self._skips:  # one at a time: a stateful encode must never see an item twice
+                lines = self._encode_each(items)
+            else:
+                try:
+                    # the loop in C: the common case (without skips, encode never returns None)
+                    lines = list(map(encode, items))  # type: ignore[arg-type]
+                except Exception:
+                    lines = self._encode_each(items)  # one item is bad: again, one at a time
             sizes = list(map(len, map(line_data, lines)))
             if sizes and max(sizes) > max_event:
                 lines, sizes = self._drop_too_large(lines, sizes)
@@ -379,13 +386,17 @@ class Engine:
                 self._sender.send(batch, nbytes, deadline)
 
     def _encode_each(self, items: list[Any]) -> list[EncodedLine]:
-        """Encode *items* one by one, dropping (and counting) those that cannot be encoded."""
+        """Encode *items* one by one, dropping (and counting) those that cannot be encoded, and
+        leaving out those *encode* skipped."""
         lines: list[EncodedLine] = []
         for item in items:
             try:
-                lines.append(self._encode(item))
+                line = self._encode(item)
             except Exception as exc:
                 self._reject(exc)
+            else:
+                if line is not None:
+                    lines.append(line)
         return lines
 
     def _drop_too_large(

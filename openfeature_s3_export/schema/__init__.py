@@ -65,6 +65,8 @@ COLUMNS: Final[tuple[str, ...]] = (
     "service_name",
     "environment",
     "host",
+    "sample_rate",
+    "hash_key_id",
 )
 """Column names in the order they are written.
 
@@ -111,6 +113,8 @@ class Row:
     event_name: str | None = None
     metric_value: float | None = None
     attributes: str | None = None
+    sample_rate: float | None = None
+    hash_key_id: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,6 +150,8 @@ class Row:
             "service_name": self.service_name,
             "environment": self.environment,
             "host": self.host,
+            "sample_rate": self.sample_rate,
+            "hash_key_id": self.hash_key_id,
         }
 
 

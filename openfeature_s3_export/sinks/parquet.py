@@ -18,7 +18,7 @@ from ._partitioned import payload
 
 _INTEGER = ("schema_version",)
 _BOOLEAN = ("is_default_value",)
-_FLOAT = ("metric_value",)
+_FLOAT = ("metric_value", "sample_rate")
 _TIMESTAMP = ("timestamp",)
 
 

@@ -30,7 +30,9 @@ CREATE EXTERNAL TABLE IF NOT EXISTS flag_events (
     `library_version`  string,
     `service_name`     string,
     `environment`      string,
-    `host`             string
+    `host`             string,
+    `sample_rate`      double,
+    `hash_key_id`      string
 )
 PARTITIONED BY (`dt` string, `hour` int)
 STORED AS PARQUET

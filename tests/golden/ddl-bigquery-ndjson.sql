@@ -29,7 +29,9 @@ CREATE OR REPLACE EXTERNAL TABLE flag_events (
     `library_version` STRING,
     `service_name` STRING,
     `environment` STRING,
-    `host` STRING
+    `host` STRING,
+    `sample_rate` FLOAT64,
+    `hash_key_id` STRING
 )
 WITH PARTITION COLUMNS (dt DATE, hour INT64)
 OPTIONS (

@@ -32,9 +32,11 @@ SELECT
     CAST("service_name" AS VARCHAR) AS "service_name",
     CAST("environment" AS VARCHAR) AS "environment",
     CAST("host" AS VARCHAR) AS "host",
+    CAST("sample_rate" AS DOUBLE) AS "sample_rate",
+    CAST("hash_key_id" AS VARCHAR) AS "hash_key_id",
     CAST(dt AS DATE) AS dt,
     CAST(hour AS INTEGER) AS hour
-FROM read_json('exports/**/*.json.gz', format = 'newline_delimited', columns = {'schema_version': 'INTEGER', 'event_id': 'VARCHAR', 'kind': 'VARCHAR', 'timestamp': 'TIMESTAMPTZ', 'flag_key': 'VARCHAR', 'flag_type': 'VARCHAR', 'value': 'VARCHAR', 'default_value': 'VARCHAR', 'variant': 'VARCHAR', 'reason': 'VARCHAR', 'vendor_reason': 'VARCHAR', 'error_code': 'VARCHAR', 'error_message': 'VARCHAR', 'is_default_value': 'BOOLEAN', 'provider': 'VARCHAR', 'vendor': 'VARCHAR', 'domain': 'VARCHAR', 'targeting_key': 'VARCHAR', 'context_kind': 'VARCHAR', 'context': 'VARCHAR', 'flag_metadata': 'VARCHAR', 'vendor_details': 'VARCHAR', 'event_name': 'VARCHAR', 'metric_value': 'DOUBLE', 'attributes': 'VARCHAR', 'library_version': 'VARCHAR', 'service_name': 'VARCHAR', 'environment': 'VARCHAR', 'host': 'VARCHAR'}, hive_partitioning = true, hive_types = {'dt': DATE, 'hour': INTEGER});
+FROM read_json('exports/**/*.json.gz', format = 'newline_delimited', columns = {'schema_version': 'INTEGER', 'event_id': 'VARCHAR', 'kind': 'VARCHAR', 'timestamp': 'TIMESTAMPTZ', 'flag_key': 'VARCHAR', 'flag_type': 'VARCHAR', 'value': 'VARCHAR', 'default_value': 'VARCHAR', 'variant': 'VARCHAR', 'reason': 'VARCHAR', 'vendor_reason': 'VARCHAR', 'error_code': 'VARCHAR', 'error_message': 'VARCHAR', 'is_default_value': 'BOOLEAN', 'provider': 'VARCHAR', 'vendor': 'VARCHAR', 'domain': 'VARCHAR', 'targeting_key': 'VARCHAR', 'context_kind': 'VARCHAR', 'context': 'VARCHAR', 'flag_metadata': 'VARCHAR', 'vendor_details': 'VARCHAR', 'event_name': 'VARCHAR', 'metric_value': 'DOUBLE', 'attributes': 'VARCHAR', 'library_version': 'VARCHAR', 'service_name': 'VARCHAR', 'environment': 'VARCHAR', 'host': 'VARCHAR', 'sample_rate': 'DOUBLE', 'hash_key_id': 'VARCHAR'}, hive_partitioning = true, hive_types = {'dt': DATE, 'hour': INTEGER});
 
 -- One row per event: delivery is at-least-once, a duplicate is an identical row.
 CREATE OR REPLACE VIEW flag_events AS

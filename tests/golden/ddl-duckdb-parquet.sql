@@ -32,6 +32,8 @@ SELECT
     CAST("service_name" AS VARCHAR) AS "service_name",
     CAST("environment" AS VARCHAR) AS "environment",
     CAST("host" AS VARCHAR) AS "host",
+    CAST("sample_rate" AS DOUBLE) AS "sample_rate",
+    CAST("hash_key_id" AS VARCHAR) AS "hash_key_id",
     CAST(dt AS DATE) AS dt,
     CAST(hour AS INTEGER) AS hour
 FROM read_parquet('exports/**/*.parquet', union_by_name = true, hive_partitioning = true, hive_types = {'dt': DATE, 'hour': INTEGER});

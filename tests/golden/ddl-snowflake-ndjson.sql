@@ -34,7 +34,9 @@ CREATE OR REPLACE EXTERNAL TABLE flag_events (
     library_version VARCHAR AS (VALUE:"library_version"::VARCHAR),
     service_name VARCHAR AS (VALUE:"service_name"::VARCHAR),
     environment VARCHAR AS (VALUE:"environment"::VARCHAR),
-    host VARCHAR AS (VALUE:"host"::VARCHAR)
+    host VARCHAR AS (VALUE:"host"::VARCHAR),
+    sample_rate DOUBLE AS (VALUE:"sample_rate"::DOUBLE),
+    hash_key_id VARCHAR AS (VALUE:"hash_key_id"::VARCHAR)
 )
 PARTITION BY (dt, hour)
 LOCATION = @flag_events_stage/

@@ -30,6 +30,8 @@ CREATE OR REPLACE TEMPORARY VIEW flag_events_raw (
     `service_name` STRING,
     `environment` STRING,
     `host` STRING,
+    `sample_rate` DOUBLE,
+    `hash_key_id` STRING,
     `dt` DATE,
     `hour` INT
 )
@@ -43,7 +45,8 @@ SELECT
     `default_value`, `variant`, `reason`, `vendor_reason`, `error_code`, `error_message`,
     `is_default_value`, `provider`, `vendor`, `domain`, `targeting_key`, `context_kind`,
     `context`, `flag_metadata`, `vendor_details`, `event_name`, `metric_value`, `attributes`,
-    `library_version`, `service_name`, `environment`, `host`, `dt`, `hour`
+    `library_version`, `service_name`, `environment`, `host`, `sample_rate`, `hash_key_id`,
+    `dt`, `hour`
 FROM (
     SELECT *, row_number() OVER (PARTITION BY `event_id` ORDER BY `timestamp`) AS copy_number
     FROM flag_events_raw
@@ -54,7 +57,7 @@ WHERE copy_number = 1;
 -- (spark.readStream.format('cloudFiles')
 --     .option('cloudFiles.format', 'parquet')
 --     .option('cloudFiles.partitionColumns', 'dt,hour')
---     .schema('`schema_version` INT, `event_id` STRING, `kind` STRING, `timestamp` TIMESTAMP, `flag_key` STRING, `flag_type` STRING, `value` STRING, `default_value` STRING, `variant` STRING, `reason` STRING, `vendor_reason` STRING, `error_code` STRING, `error_message` STRING, `is_default_value` BOOLEAN, `provider` STRING, `vendor` STRING, `domain` STRING, `targeting_key` STRING, `context_kind` STRING, `context` STRING, `flag_metadata` STRING, `vendor_details` STRING, `event_name` STRING, `metric_value` DOUBLE, `attributes` STRING, `library_version` STRING, `service_name` STRING, `environment` STRING, `host` STRING, `dt` DATE, `hour` INT')
+--     .schema('`schema_version` INT, `event_id` STRING, `kind` STRING, `timestamp` TIMESTAMP, `flag_key` STRING, `flag_type` STRING, `value` STRING, `default_value` STRING, `variant` STRING, `reason` STRING, `vendor_reason` STRING, `error_code` STRING, `error_message` STRING, `is_default_value` BOOLEAN, `provider` STRING, `vendor` STRING, `domain` STRING, `targeting_key` STRING, `context_kind` STRING, `context` STRING, `flag_metadata` STRING, `vendor_details` STRING, `event_name` STRING, `metric_value` DOUBLE, `attributes` STRING, `library_version` STRING, `service_name` STRING, `environment` STRING, `host` STRING, `sample_rate` DOUBLE, `hash_key_id` STRING, `dt` DATE, `hour` INT')
 --     .load('s3://BUCKET/PREFIX/')
 --     .writeStream.option('checkpointLocation', 's3://BUCKET/PREFIX-checkpoint/')
 --     .toTable('flag_events_bronze'))
