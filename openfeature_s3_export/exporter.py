@@ -297,8 +297,9 @@ class EventExporter:
         + spill_backlog_events + dropped after enqueue + filtered + deduplicated + sampled_out``
         (dropped after enqueue: every reason except ``queue_full``, ``shutdown`` and
         ``capture_error``, which are counted before an event enters the queue; ``hashed``
-        events are also counted as exported).  A spilled event leaves ``pending`` for ``spill_backlog_events`` and, once
-        replayed, leaves that for ``exported``; without a spill both spill terms are 0.
+        events are also counted as exported).  A spilled event leaves ``pending`` for
+        ``spill_backlog_events`` and, once replayed, leaves that for ``exported``; without a
+        spill both spill terms are 0.
         """
         values = self._engine.stats()
         for key in ("vendor_track_errors", "duplicate_hook_calls", *_POLICY_COUNTERS):
