@@ -27,16 +27,33 @@ class RichAttributes(dict[str, Any]):
     __slots__ = ()
 
 
-def snapshot(value: Any, _depth: int = 0) -> Any:
-    """Return *value* with every dict/list/set/tuple inside it copied."""
+def snapshot(value: Any, _depth: int = 0, _memo: dict[int, Any] | None = None) -> Any:
+    """Return *value* with every dict/list/set/tuple inside it copied.
+
+    A container met twice is copied once (as :func:`copy.deepcopy` does), so a cycle stays a
+    cycle, which the encoder then cuts with a ``"<cycle>"`` marker, and shared parts are not
+    copied again and again.
+    """
     cls = type(value)
     if cls in _IMMUTABLE or _depth > _MAX_DEPTH:
-        # Past the depth limit we stop copying; the encoder rejects such values anyway.
+        # Past the depth limit we stop copying; the encoder cuts such values anyway.
         return value
-    if cls is dict or isinstance(value, dict):
-        return {k: v if type(v) in _IMMUTABLE else snapshot(v, _depth + 1) for k, v in value.items()}
-    if cls is list or cls is tuple:
-        return [v if type(v) in _IMMUTABLE else snapshot(v, _depth + 1) for v in value]
+    if cls is dict or isinstance(value, dict) or cls is list or cls is tuple:
+        memo = {} if _memo is None else _memo
+        seen = memo.get(id(value))
+        if seen is not None:
+            return seen
+        depth = _depth + 1
+        if cls is list or cls is tuple:
+            items: list[Any] = []
+            memo[id(value)] = items
+            items.extend(v if type(v) in _IMMUTABLE else snapshot(v, depth, memo) for v in value)
+            return items
+        copy: dict[Any, Any] = {}
+        memo[id(value)] = copy
+        for k, v in value.items():
+            copy[k] = v if type(v) in _IMMUTABLE else snapshot(v, depth, memo)
+        return copy
     if cls is set or cls is frozenset:
         return frozenset(value)
     return value

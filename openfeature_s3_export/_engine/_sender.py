@@ -38,6 +38,7 @@ class Sender:
         log: RateLimitedLog,
         what: str,
         start: Callable[[], None] | None = None,
+        run: bool = True,
     ) -> None:
         self._export = export
         self._export_timeout = export_timeout
@@ -51,7 +52,8 @@ class Sender:
         self._unsent = 0
         self._stopping = False
         self.thread = threading.Thread(target=self._run, name="openfeature-s3-export-sender", daemon=True)
-        self.thread.start()
+        if run:
+            self.thread.start()
 
     @property
     def unsent(self) -> int:
@@ -148,7 +150,8 @@ class Sender:
         # after it can raise and release the batch twice.
         with self._cv:
             counters.add("exported", result.delivered)
-            counters.add("retried", result.retried)
+            counters.add("retried_events", result.retried_events)
+            counters.add("retried_requests", result.retried_requests)
             counters.add("bytes", nbytes)
             for reason, count in result.dropped.items():
                 counters.add(drop_key(reason), count)

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -45,6 +45,8 @@ class Limits:
     flush_interval: float
     max_event_bytes: int
     export_timeout: float
+    max_value_bytes: int | None = None
+    """Lines larger than this go through the engine's *rescue* (which may shrink them)."""
 
 
 class _FlushRequest:
@@ -63,6 +65,13 @@ class _FlushRequest:
 Describe = Callable[[int], "str | None"]
 """Turns a count folded from a hot counter into a warning to log (or ``None``)."""
 
+Rescue = Callable[[Any], "tuple[EncodedLine, Mapping[str, int]]"]
+"""``rescue(item) -> (line, degradations)``: encode an item the plain ``encode`` failed on (or
+made too large) with its odd values degraded, and say which, by reason (counted as
+``degraded.<reason>``).  Raises only when even that fails; the item is then dropped."""
+
+_OVERDUE_FACTOR = 3  # a batch this many flush intervals (at least 2 s) late: the process was frozen
+
 
 class Engine:
     """Queue, worker, batches and sender for items that *encode* turns into lines for *export*."""
@@ -77,6 +86,9 @@ class Engine:
     _batcher: Batcher
     _sender: Sender
     _worker: threading.Thread
+    _counters: Counters
+    _in_hand: int
+    _idle_after_fork: bool
 
     def __init__(
         self,
@@ -86,8 +98,15 @@ class Engine:
         *,
         what: str,
         start: Callable[[], None] | None = None,
+        rescue: Rescue | None = None,
+        frozen_hint: str = "",
     ) -> None:
         self._encode = encode
+        self._rescue = rescue
+        self._frozen_hint = frozen_hint
+        # Only lines above this size are looked at again (the sizes are measured anyway).
+        value_limit = limits.max_value_bytes if rescue is not None else None
+        self._check_above = min(limits.max_event_bytes, value_limit or limits.max_event_bytes)
         self._export = export
         self._limits = limits
         self._what = what
@@ -121,6 +140,9 @@ class Engine:
                 self._wake.set()
         elif self._closed:
             self._dropped_shutdown.incr()
+        elif self._idle_after_fork:
+            self._start_after_fork()
+            self.submit(item)
         elif self._pid != os.getpid():
             # A fork that ran no os.register_at_fork hooks (uWSGI without lazy-apps or
             # py-call-uwsgi-fork-hooks): this child has no worker, so its queue only filled.
@@ -167,6 +189,9 @@ class Engine:
             if self._closed:
                 return not self._queue
             self._closed = True
+            if self._idle_after_fork:  # a forked child that never captured anything
+                self._idle_after_fork = False
+                return total_dropped(self._counters.snapshot()) == 0
         # One deadline for everything.  The sink's last export ends a little before it (a tenth
         # of the timeout, at most 0.1 s), so that its result is counted and the threads have
         # stopped when shutdown returns.
@@ -192,7 +217,20 @@ class Engine:
             self._queue.clear()
             ok = False
         self._fold_hot_counters()
-        return ok
+        # True means nothing was lost since the start (or the fork): a drop counted long ago
+        # is as much a hole in the data as one in the final flush.
+        return ok and total_dropped(self._counters.snapshot()) == 0
+
+    def hurry(self) -> None:
+        """From now on send every event as soon as it is encoded (the process is ending).
+
+        Called when SIGTERM reached a framework that shuts down gracefully and then kills the
+        process without an exit hook (uvicorn): events captured meanwhile must not wait for a
+        full batch.  Costs the caller one ``Event.set`` per event from then on.
+        """
+        self._hurry = True
+        self._wake_at = 1
+        self._wake.set()
 
     @property
     def closed(self) -> bool:
@@ -204,7 +242,7 @@ class Engine:
         self._fold_hot_counters()
         values, unsent = self._sender.snapshot()
         values["enqueued"] = self._taken + len(self._queue)
-        for key in ("exported", "failed", "retried", "batches", "bytes"):
+        for key in ("exported", "failed", "retried_events", "retried_requests", "batches", "bytes"):
             values.setdefault(key, 0)
         values["dropped"] = total_dropped(values)
         values["queued"] = len(self._queue)
@@ -231,8 +269,10 @@ class Engine:
         self._batcher = Batcher(limits.max_batch_size, limits.max_batch_bytes, limits.flush_interval)
         self._taken = 0  # items taken off the queue (for "enqueued")
         self._in_hand = 0  # taken by the worker, not yet in the batcher or the sender
+        self._hurry = False
+        self._idle_after_fork = False
 
-    def _start_threads(self) -> None:
+    def _start_threads(self, run: bool = True) -> None:
         self._sender = Sender(
             self._export,
             export_timeout=self._limits.export_timeout,
@@ -240,9 +280,11 @@ class Engine:
             log=self._log,
             what=self._what,
             start=self._sink_start,
+            run=run,
         )
         self._worker = threading.Thread(target=self._run, name="openfeature-s3-export", daemon=True)
-        self._worker.start()
+        if run:
+            self._worker.start()
 
     def _fold_hot_counters(self) -> None:
         if self._fork_stranded:
@@ -284,6 +326,7 @@ class Engine:
                 self._wake.wait(interval if left is None else left)
             self._woken = False
             self._wake.clear()
+            self._check_overdue()
             self._cycle()
             if self._stopping and not self._queue and not self._flush_requests:
                 self._sender.stop()
@@ -298,7 +341,7 @@ class Engine:
             deadline = min((r.deadline for r in requests if r.deadline is not None), default=None)
             self._drain(deadline)
             batcher = self._batcher
-            if batcher.lines and (requests or self._stopping or batcher.seconds_left() == 0.0):
+            if batcher.lines and (requests or self._stopping or self._hurry or batcher.seconds_left() == 0.0):
                 nbytes = batcher.nbytes
                 self._sender.send(batcher.take(), nbytes, deadline)
             sent = self._sender.wait_sent(deadline) if requests or self._stopping else True
@@ -321,7 +364,7 @@ class Engine:
         queue = self._queue
         popleft = queue.popleft
         encode = self._encode
-        max_event = self._limits.max_event_bytes
+        check_above = self._check_above
         while queue:
             # Only this thread takes from the queue, so it holds at least len(queue) items.
             items = [popleft() for _ in range(min(len(queue), _CHUNK))]
@@ -330,37 +373,73 @@ class Engine:
             try:
                 lines = list(map(encode, items))  # the loop in C: the common case
             except Exception:
-                lines = self._encode_each(items)  # one item is bad: again, one at a time
+                lines, items = self._encode_each(items)  # one item is odd: again, one at a time
             sizes = list(map(len, map(line_data, lines)))
-            if sizes and max(sizes) > max_event:
-                lines, sizes = self._drop_too_large(lines, sizes)
+            if sizes and max(sizes) > check_above:
+                lines, sizes = self._shrink(items, lines, sizes)
             done = self._batcher.extend(lines, sizes)
             self._in_hand = sum(len(batch) for batch, _ in done)
             for batch, nbytes in done:
                 self._in_hand -= len(batch)
                 self._sender.send(batch, nbytes, deadline)
 
-    def _encode_each(self, items: list[Any]) -> list[EncodedLine]:
-        """Encode *items* one by one, dropping (and counting) those that cannot be encoded."""
+    def _encode_each(self, items: list[Any]) -> tuple[list[EncodedLine], list[Any]]:
+        """Encode *items* one by one: an odd one through the rescue, dropped (and counted) only
+        when even that fails.  Returns the lines and the items they came from."""
         lines: list[EncodedLine] = []
+        kept: list[Any] = []
         for item in items:
             try:
                 lines.append(self._encode(item))
             except Exception as exc:
-                self._reject(exc)
-        return lines
+                line = self._rescued(item, exc)
+                if line is None:
+                    continue
+                lines.append(line)
+            kept.append(item)
+        return lines, kept
 
-    def _drop_too_large(
-        self, lines: list[EncodedLine], sizes: list[int]
+    def _rescued(self, item: Any, exc: Exception | None) -> EncodedLine | None:
+        """*item* encoded with its odd values degraded (counted), or ``None`` (dropped, counted)."""
+        if self._rescue is None:
+            if exc is not None:
+                self._reject(exc)
+            return None
+        try:
+            line, reasons = self._rescue(item)
+        except Exception as rescue_exc:  # a bug in the rescue: drop this one event, say why
+            self._reject(rescue_exc)
+            return None
+        for reason, count in reasons.items():
+            self._counters.add(f"degraded.{reason}", count)
+        if reasons:
+            self._log.warning(
+                "degraded",
+                "event exported with odd values replaced by markers (%s); see stats()['degraded.*']",
+                ", ".join(sorted(reasons)),
+            )
+        return line
+
+    def _shrink(
+        self, items: list[Any], lines: list[EncodedLine], sizes: list[int]
     ) -> tuple[list[EncodedLine], list[int]]:
+        """Truncate values over ``max_value_bytes``; drop what still exceeds ``max_event_bytes``."""
         limit = self._limits.max_event_bytes
-        kept = [(line, size) for line, size in zip(lines, sizes, strict=True) if size <= limit]
-        for size in sizes:
+        kept_lines: list[EncodedLine] = []
+        kept_sizes: list[int] = []
+        for item, line, size in zip(items, lines, sizes, strict=True):
+            if size > self._check_above and self._rescue is not None:
+                smaller = self._rescued(item, None)
+                if smaller is not None:
+                    line, size = smaller, len(line_data(smaller))
             if size > limit:
                 self._drop(
                     DROP_TOO_LARGE, "event dropped: %d bytes encoded, max_event_bytes is %d", size, limit
                 )
-        return [line for line, _ in kept], [size for _, size in kept]
+                continue
+            kept_lines.append(line)
+            kept_sizes.append(size)
+        return kept_lines, kept_sizes
 
     def _reject(self, exc: Exception) -> None:
         if isinstance(exc, EncodingError):
@@ -383,8 +462,40 @@ class Engine:
         self._fork_stranded = stranded  # logged by the new worker: this is the caller's thread
 
     def after_fork_in_child(self) -> None:
-        """Start the child empty, with fresh locks (the parent's may have been held mid-fork)
-        and threads: the parent still owns, and exports, everything queued before the fork."""
+        """Start the child empty, with fresh locks (the parent's may have been held mid-fork):
+        the parent still owns, and exports, everything queued before the fork.
+
+        The threads start with the child's first event, not here: a fork hook runs before the
+        child's own set-up (gevent's workers patch ``threading`` after the fork), and threads
+        started too early end in tracebacks at exit.  Until then ``submit`` finds the queue
+        "full" (a bound of 0) and takes the slow branch that starts them: no cost per event.
+        """
         self._init_state()
         if not self._closed:
-            self._start_threads()
+            self._start_threads(run=False)
+            self._idle_after_fork = True
+            self._max_queue = 0
+
+    def _start_after_fork(self) -> None:
+        with self._lock:
+            if self._idle_after_fork:
+                self._max_queue = self._limits.max_queue_size
+                self._sender.thread.start()
+                self._worker.start()
+                self._idle_after_fork = False
+
+    def _check_overdue(self) -> None:
+        """Say so when a batch is far past due: the process was frozen with events pending
+        (AWS Lambda between invocations, SIGSTOP, a suspended host)."""
+        interval = self._limits.flush_interval
+        late = self._batcher.overdue()
+        if late > max(_OVERDUE_FACTOR * interval, 2.0):
+            self._counters.add("overdue_batches")
+            self._log.warning(
+                "overdue",
+                "a batch of %d events left %.1f s after it was due: this process was frozen or "
+                "starved with events pending%s",
+                len(self._batcher),
+                late,
+                self._frozen_hint,
+            )

@@ -28,8 +28,11 @@ class ExportResult:
     delivered: int
     failed: Sequence[EncodedLine] = ()
     dropped: Mapping[str, int] = attrs.field(factory=dict)
-    retried: int = 0
-    """Records sent again after a retryable failure (counted once per resend)."""
+    retried_events: int = 0
+    """Events that needed more than one send to land or fail, each counted once however many
+    resends it took (``stats()["retried_events"]``)."""
+    retried_requests: int = 0
+    """Calls that were resends, whatever they carried (``stats()["retried_requests"]``)."""
     error: str | None = None
     """Why ``failed`` is not empty, for the log."""
 

@@ -96,12 +96,12 @@ class S3Sink(AwsSink):
     ) -> PutOutcome:
         record = AwsRecord(body, lines, key=f"{self.prefix}{partition}/{self._writer.new_name()}")
         delivery = self._objects.send([record], deadline)
-        return PutOutcome(delivery.error, delivery.retried)
+        return PutOutcome(delivery.error, delivery.retried_events, delivery.retried_requests)
 
-    def _put_object(self, call: Sequence[AwsRecord]) -> list[str | None]:
+    def _put_object(self, call: Sequence[AwsRecord], deadline: float | None) -> list[str | None]:
         (record,) = call
         try:
-            self._clients.get().put_object(
+            self._clients.get(deadline).put_object(
                 Bucket=self.bucket,
                 Key=record.key,
                 Body=record.data,
