@@ -150,10 +150,19 @@ def finalize_in_child(exporter: Ending) -> None:
     """In a forked child, shut *exporter* down when a ``multiprocessing`` child ends normally.
 
     Such children leave through ``os._exit()``, which skips ``atexit``; multiprocessing runs its
-    own finalizers first.  Registered only when multiprocessing is loaded (it forked us, then).
+    own finalizers first.  A ``Process`` clears the finalizers it inherited right after the fork
+    hooks ran and then calls its after-fork functions, so the finalizer is (re)registered from
+    one of those.  Only when multiprocessing is loaded (it forked us, then).
     """
     if "multiprocessing" not in sys.modules:
         return
+    from multiprocessing import util
+
+    util.register_after_fork(exporter, _finalize)
+    _finalize(exporter)  # for a child that is not a multiprocessing Process
+
+
+def _finalize(exporter: Ending) -> None:
     from multiprocessing import util
 
     ref = weakref.ref(exporter)
