@@ -46,7 +46,8 @@ SCRIPT_OFF_MAIN_THREAD = """
 import os, signal, threading
 from openfeature_s3_export import EventExporter, sink_from_url
 made = []
-thread = threading.Thread(target=lambda: made.append(EventExporter(sink_from_url("file:" + os.environ["EXPORT_DIR"]))))
+sink = sink_from_url("file:" + os.environ["EXPORT_DIR"])
+thread = threading.Thread(target=lambda: made.append(EventExporter(sink)))
 thread.start(); thread.join()
 print("default" if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL else "changed")
 """

@@ -27,7 +27,6 @@ from endings_apps import (
     PLAIN_SCRIPT,
     SCRIPT_OFF_MAIN_THREAD,
     SCRIPT_WITH_OWN_HANDLER,
-    WSGI_APP,
 )
 from waiting import wait_until
 
@@ -139,7 +138,7 @@ def _free_port() -> int:
 
 def _get(url: str, timeout: float = 10.0) -> str | None:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return str(response.read().decode())
     except (urllib.error.URLError, ConnectionError, OSError):
         return None
