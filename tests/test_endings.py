@@ -27,6 +27,7 @@ from endings_apps import (
     PLAIN_SCRIPT,
     SCRIPT_OFF_MAIN_THREAD,
     SCRIPT_WITH_OWN_HANDLER,
+    WSGI_APP,
 )
 from waiting import wait_until
 
@@ -239,3 +240,31 @@ def test_sigterm_to_gunicorn_with_uvicorn_workers_delivers_every_event(tmp_path:
     traffic, stderr = _serve_and_terminate(tmp_path, command, port, workers=2)
     _check_everything_answered_landed(tmp_path, traffic)
     assert "Traceback" not in stderr, stderr
+
+
+def test_gevent_workers_with_preload_end_without_tracebacks(tmp_path: Path) -> None:
+    """The exporter is made in gunicorn's master (``--preload``), before the fork and before
+    gevent patches ``threading`` in each worker: the worker's threads must start after that."""
+    pytest.importorskip("gevent")
+    _write(tmp_path, "app.py", WSGI_APP)
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "app:app", "-k", "gevent", "--preload",
+        "-w", "2", "-b", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    server = subprocess.Popen(
+        command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(lambda: _get(f"http://127.0.0.1:{port}/", 1.0) == "ok" or server.poll() is not None)
+        traffic = Traffic(port)
+        wait_until(lambda: traffic.count() >= 100, what="traffic")
+        traffic.stop()
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert "Traceback" not in stderr and "KeyError" not in stderr, stderr
+    _check_everything_answered_landed(tmp_path, traffic)

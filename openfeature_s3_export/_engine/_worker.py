@@ -9,6 +9,7 @@ encoded line with the ``encode`` it was given, a :class:`Batcher` groups the lin
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -89,6 +90,7 @@ class Engine:
     _counters: Counters
     _in_hand: int
     _idle_after_fork: bool
+    _fork_claim: itertools.count[int]
 
     def __init__(
         self,
@@ -118,6 +120,7 @@ class Engine:
         self._log = RateLimitedLog()
         self._hot: list[tuple[str, HotCounter, Describe | None]] = []
         self._closed = False
+        self._idle_after_fork = False
         self._init_state()
         self._start_threads()
 
@@ -270,7 +273,6 @@ class Engine:
         self._taken = 0  # items taken off the queue (for "enqueued")
         self._in_hand = 0  # taken by the worker, not yet in the batcher or the sender
         self._hurry = False
-        self._idle_after_fork = False
 
     def _start_threads(self, run: bool = True) -> None:
         self._sender = Sender(
@@ -456,6 +458,8 @@ class Engine:
     def _recover_from_silent_fork(self) -> None:
         stranded = len(self._queue) + len(self._batcher)
         self.after_fork_in_child()
+        if self._idle_after_fork:
+            self._start_after_fork()  # now, so that the counts below are not reset by it
         # The stranded items mix the parent's (which the parent exports) with this child's
         # (lost): counted so the loss is visible, and explained once in the log.
         self._counters.add(drop_key(DROP_FORK_WITHOUT_HOOKS), stranded)
@@ -473,16 +477,22 @@ class Engine:
         self._init_state()
         if not self._closed:
             self._start_threads(run=False)
+            self._fork_claim = itertools.count()
             self._idle_after_fork = True
             self._max_queue = 0
 
     def _start_after_fork(self) -> None:
-        with self._lock:
-            if self._idle_after_fork:
-                self._max_queue = self._limits.max_queue_size
-                self._sender.thread.start()
-                self._worker.start()
-                self._idle_after_fork = False
+        """The child's first event: set the engine up now (caller's thread, once)."""
+        if next(self._fork_claim) == 0:
+            # Locks and events made again, now: made in the fork hook they would be the
+            # unpatched kind under gevent, and block its only OS thread.
+            self._init_state()
+            self._start_threads()
+            self._max_queue = self._limits.max_queue_size
+            self._idle_after_fork = False
+        else:  # another thread is setting it up: wait for it (time.sleep yields under gevent)
+            while self._idle_after_fork:
+                time.sleep(0.001)
 
     def _check_overdue(self) -> None:
         """Say so when a batch is far past due: the process was frozen with events pending

@@ -68,7 +68,9 @@ _DEFAULT_BUDGET = 30.0  # seconds of retrying when neither the caller nor the po
 TIMEOUT_STEPS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 """Read timeouts (seconds) of the clients used when less time is left than a call may take."""
 
-_EXPECT_CONTINUE = 1.0  # botocore waits this long for "100 Continue" before sending an S3 body
+SHORTEST_CALL = 2 * TIMEOUT_STEPS[0]
+"""The longest the shortest capped call may take (connect, then read, each at the first step):
+no call starts with less time than this left before the deadline."""
 
 
 @attrs.frozen(slots=True)
@@ -124,7 +126,7 @@ class Backoff:
         """
         if self._policy.max_attempts is not None and self.attempt >= self._policy.max_attempts:
             return False
-        room = self.stop - time.monotonic() - TIMEOUT_STEPS[0]
+        room = self.stop - time.monotonic() - SHORTEST_CALL
         if room <= 0:
             return False
         time.sleep(min(self._policy.delay(self.attempt - 1, self._rng), room))
@@ -239,6 +241,10 @@ class AwsSettings(TypedDict, total=False):
     retry: RetryPolicy | None
 
 
+def _no_expect_continue(params: dict[str, Any], **kwargs: Any) -> None:
+    params.get("headers", {}).pop("Expect", None)
+
+
 class DeadlineReached(Exception):
     """Too little time is left before the export deadline for one more call."""
 
@@ -261,7 +267,6 @@ class ClientFactory:
         self.service = service
         self._options = options
         self._read_timeout = options.read_timeout or default_read_timeout
-        self._slack = _EXPECT_CONTINUE if service == "s3" else 0.0
         self._lock = threading.Lock()
         self._client: Any = None
         self._capped: dict[float, Any] = {}
@@ -287,7 +292,7 @@ class ClientFactory:
         connect = self._options.connect_timeout
         while True:
             left = deadline - time.monotonic()
-            if connect + self._slack + self._read_timeout <= left:
+            if connect + self._read_timeout <= left:
                 return self._client
             step = self.step_for(left)
             if step is None:
@@ -301,9 +306,9 @@ class ClientFactory:
 
     def step_for(self, left: float) -> float | None:
         """The longest read timeout of :data:`TIMEOUT_STEPS` whose worst-case call (connect,
-        S3's wait for ``100 Continue``, read) fits in *left* seconds; ``None`` when none does."""
+        then read) fits in *left* seconds; ``None`` when none does."""
         connect = self._options.connect_timeout
-        fitting = [s for s in TIMEOUT_STEPS if min(connect, s) + self._slack + s <= left]
+        fitting = [s for s in TIMEOUT_STEPS if min(connect, s) + s <= left]
         return fitting[-1] if fitting else None
 
     def _create(self, step: float | None) -> Any:
@@ -325,12 +330,17 @@ class ClientFactory:
         # botocore reads AWS_DEFAULT_REGION and the config file but not AWS_REGION, which the
         # other AWS SDKs and Lambda use: honour both.
         region = self._options.region or session.region_name or os.environ.get("AWS_REGION") or None
-        return session.client(
+        client = session.client(
             self.service,
             region_name=region,
             endpoint_url=self._options.endpoint_url,
             config=config,
         )
+        # botocore sends every S3 body with "Expect: 100-continue" and, when no answer comes,
+        # waits a fixed second before sending the body anyway: a delay outside both timeouts.
+        # Our bodies are one batch (a few MiB at most): send them at once.  This client only.
+        client.meta.events.register_last("before-call.s3", _no_expect_continue)
+        return client
 
     def describe(self) -> str:
         """Where the client points (region and endpoint), for error messages; no secrets."""
