@@ -328,7 +328,6 @@ class Engine:
                 self._wake.wait(interval if left is None else left)
             self._woken = False
             self._wake.clear()
-            self._check_overdue()
             self._cycle()
             if self._stopping and not self._queue and not self._flush_requests:
                 self._sender.stop()
@@ -342,6 +341,7 @@ class Engine:
             failed_before = self._counters.get(drop_key(DROP_EXPORT_FAILED))
             deadline = min((r.deadline for r in requests if r.deadline is not None), default=None)
             self._drain(deadline)
+            self._check_overdue()
             batcher = self._batcher
             if batcher.lines and (requests or self._stopping or self._hurry or batcher.seconds_left() == 0.0):
                 nbytes = batcher.nbytes
