@@ -5,16 +5,9 @@ builder and the sink.
 """
 
 from ._batcher import Batcher
+from ._odd import DROP_TOO_LARGE, DROP_UNSERIALIZABLE
 from ._sender import DROP_EXPORT_FAILED, Sender
-from ._worker import (
-    DROP_FORK_WITHOUT_HOOKS,
-    DROP_QUEUE_FULL,
-    DROP_SHUTDOWN,
-    DROP_TOO_LARGE,
-    DROP_UNSERIALIZABLE,
-    Engine,
-    Limits,
-)
+from ._worker import DROP_FORK_WITHOUT_HOOKS, DROP_QUEUE_FULL, DROP_SHUTDOWN, Engine, Limits
 
 __all__ = [
     "DROP_EXPORT_FAILED",

@@ -14,21 +14,20 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
 import attrs
 
 from .._counters import Counters, HotCounter, drop_key, total_dropped
-from .._encoding import EncodedLine, EncodingError, line_data
+from .._encoding import EncodedLine, line_data
 from .._log import RateLimitedLog, logger
 from ._batcher import Batcher
+from ._odd import OddLines, Rescue
 from ._sender import DROP_EXPORT_FAILED, Export, Sender
 
 DROP_QUEUE_FULL: Final = "queue_full"
 DROP_SHUTDOWN: Final = "shutdown"
-DROP_UNSERIALIZABLE: Final = "unserializable"
-DROP_TOO_LARGE: Final = "too_large"
 DROP_FORK_WITHOUT_HOOKS: Final = "fork_without_hooks"
 DROP_INTERNAL_ERROR: Final = "internal_error"
 """Drop reason: events the worker held when a bug in this library stopped it (logged)."""
@@ -66,11 +65,6 @@ class _FlushRequest:
 Describe = Callable[[int], "str | None"]
 """Turns a count folded from a hot counter into a warning to log (or ``None``)."""
 
-Rescue = Callable[[Any], "tuple[EncodedLine, Mapping[str, int]]"]
-"""``rescue(item) -> (line, degradations)``: encode an item the plain ``encode`` failed on (or
-made too large) with its odd values degraded, and say which, by reason (counted as
-``degraded.<reason>``).  Raises only when even that fails; the item is then dropped."""
-
 _OVERDUE_FACTOR = 3  # a batch this many flush intervals (at least 2 s) late: the process was frozen
 
 
@@ -104,11 +98,9 @@ class Engine:
         frozen_hint: str = "",
     ) -> None:
         self._encode = encode
-        self._rescue = rescue
         self._frozen_hint = frozen_hint
-        # Only lines above this size are looked at again (the sizes are measured anyway).
-        value_limit = limits.max_value_bytes if rescue is not None else None
-        self._check_above = min(limits.max_event_bytes, value_limit or limits.max_event_bytes)
+        self._log = RateLimitedLog()
+        self._odd = OddLines(encode, rescue, limits, lambda key, n: self._counters.add(key, n), self._log)
         self._export = export
         self._limits = limits
         self._what = what
@@ -117,7 +109,6 @@ class Engine:
         # they come, so the queue (raw items, the costly part) stays short.
         self._wake_at = min(limits.max_batch_size, 256)
         self._max_queue = limits.max_queue_size
-        self._log = RateLimitedLog()
         self._hot: list[tuple[str, HotCounter, Describe | None]] = []
         self._closed = False
         self._idle_after_fork = False
@@ -366,7 +357,7 @@ class Engine:
         queue = self._queue
         popleft = queue.popleft
         encode = self._encode
-        check_above = self._check_above
+        check_above = self._odd.check_above
         while queue:
             # Only this thread takes from the queue, so it holds at least len(queue) items.
             items = [popleft() for _ in range(min(len(queue), _CHUNK))]
@@ -375,83 +366,15 @@ class Engine:
             try:
                 lines = list(map(encode, items))  # the loop in C: the common case
             except Exception:
-                lines, items = self._encode_each(items)  # one item is odd: again, one at a time
+                lines, items = self._odd.encode_each(items)  # one item is odd: again, one at a time
             sizes = list(map(len, map(line_data, lines)))
             if sizes and max(sizes) > check_above:
-                lines, sizes = self._shrink(items, lines, sizes)
+                lines, sizes = self._odd.shrink(items, lines, sizes)
             done = self._batcher.extend(lines, sizes)
             self._in_hand = sum(len(batch) for batch, _ in done)
             for batch, nbytes in done:
                 self._in_hand -= len(batch)
                 self._sender.send(batch, nbytes, deadline)
-
-    def _encode_each(self, items: list[Any]) -> tuple[list[EncodedLine], list[Any]]:
-        """Encode *items* one by one: an odd one through the rescue, dropped (and counted) only
-        when even that fails.  Returns the lines and the items they came from."""
-        lines: list[EncodedLine] = []
-        kept: list[Any] = []
-        for item in items:
-            try:
-                lines.append(self._encode(item))
-            except Exception as exc:
-                line = self._rescued(item, exc)
-                if line is None:
-                    continue
-                lines.append(line)
-            kept.append(item)
-        return lines, kept
-
-    def _rescued(self, item: Any, exc: Exception | None) -> EncodedLine | None:
-        """*item* encoded with its odd values degraded (counted), or ``None`` (dropped, counted)."""
-        if self._rescue is None:
-            if exc is not None:
-                self._reject(exc)
-            return None
-        try:
-            line, reasons = self._rescue(item)
-        except Exception as rescue_exc:  # a bug in the rescue: drop this one event, say why
-            self._reject(rescue_exc)
-            return None
-        for reason, count in reasons.items():
-            self._counters.add(f"degraded.{reason}", count)
-        if reasons:
-            self._log.warning(
-                "degraded",
-                "event exported with odd values replaced by markers (%s); see stats()['degraded.*']",
-                ", ".join(sorted(reasons)),
-            )
-        return line
-
-    def _shrink(
-        self, items: list[Any], lines: list[EncodedLine], sizes: list[int]
-    ) -> tuple[list[EncodedLine], list[int]]:
-        """Truncate values over ``max_value_bytes``; drop what still exceeds ``max_event_bytes``."""
-        limit = self._limits.max_event_bytes
-        kept_lines: list[EncodedLine] = []
-        kept_sizes: list[int] = []
-        for item, line, size in zip(items, lines, sizes, strict=True):
-            if size > self._check_above and self._rescue is not None:
-                smaller = self._rescued(item, None)
-                if smaller is not None:
-                    line, size = smaller, len(line_data(smaller))
-            if size > limit:
-                self._drop(
-                    DROP_TOO_LARGE, "event dropped: %d bytes encoded, max_event_bytes is %d", size, limit
-                )
-                continue
-            kept_lines.append(line)
-            kept_sizes.append(size)
-        return kept_lines, kept_sizes
-
-    def _reject(self, exc: Exception) -> None:
-        if isinstance(exc, EncodingError):
-            self._drop(DROP_UNSERIALIZABLE, "event dropped: %s", exc)
-        else:  # hostile input (a __str__ that raises, ...) drops one event only
-            self._drop(DROP_UNSERIALIZABLE, "event dropped: cannot build row: %r", exc)
-
-    def _drop(self, reason: str, msg: str, *args: object) -> None:
-        self._counters.add(drop_key(reason))
-        self._log.warning(reason, msg, *args)
 
     # -- process lifecycle ----------------------------------------------------------------
 
