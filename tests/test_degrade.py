@@ -148,7 +148,9 @@ def test_a_batch_far_past_due_names_the_lambda_pattern(
 
 
 def test_shutdown_is_false_after_any_drop_since_the_start() -> None:
-    exporter = EventExporter(InMemorySink(), max_event_bytes=2000, register_atexit=False, handle_sigterm=False)
+    exporter = EventExporter(
+        InMemorySink(), max_event_bytes=2000, register_atexit=False, handle_sigterm=False
+    )
     exporter.track("small")
     assert exporter.flush(timeout=10)
     exporter.track("large", attributes={f"k{i}": "v" * 100 for i in range(40)})  # dropped: too_large

@@ -242,26 +242,38 @@ def test_sigterm_to_gunicorn_with_uvicorn_workers_delivers_every_event(tmp_path:
     assert "Traceback" not in stderr, stderr
 
 
-def test_gevent_workers_with_preload_end_without_tracebacks(tmp_path: Path) -> None:
-    """The exporter is made in gunicorn's master (``--preload``), before the fork and before
-    gevent patches ``threading`` in each worker: the worker's threads must start after that."""
-    pytest.importorskip("gevent")
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["-k", "sync"],
+        ["-k", "gthread", "--preload"],
+        ["-k", "sync", "--max-requests", "40"],
+        ["-k", "gevent", "--preload"],
+    ],
+    ids=["sync", "gthread-preload", "sync-max-requests", "gevent-preload"],
+)
+def test_sigterm_to_gunicorn_wsgi_workers_delivers_without_tracebacks(
+    tmp_path: Path, options: list[str]
+) -> None:
+    """Workers that end through a normal exit (sync, gthread, recycled by ``--max-requests``)
+    and gevent workers with ``--preload``, where the exporter is made in gunicorn's master,
+    before the fork and before gevent patches ``threading``: the worker's threads must start
+    after that, or they print ``KeyError`` tracebacks at exit."""
+    if "gevent" in options:
+        pytest.importorskip("gevent")
     _write(tmp_path, "app.py", WSGI_APP)
     port = _free_port()
-    command = [
-        sys.executable, "-m", "gunicorn", "app:app", "-k", "gevent", "--preload",
-        "-w", "2", "-b", f"127.0.0.1:{port}",
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "gunicorn", "app:app", *options, "-w", "2", "-b", f"127.0.0.1:{port}"]
     server = subprocess.Popen(
         command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         wait_until(lambda: _get(f"http://127.0.0.1:{port}/", 1.0) == "ok" or server.poll() is not None)
         traffic = Traffic(port)
-        wait_until(lambda: traffic.count() >= 100, what="traffic")
-        traffic.stop()
+        wait_until(lambda: traffic.count() >= 150, what="traffic")
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)
+        traffic.stop()
     finally:
         if server.poll() is None:
             server.kill()

@@ -105,9 +105,6 @@ class Engine:
         self._limits = limits
         self._what = what
         self._sink_start = start
-        # Wake the worker early, whatever the batch size: it encodes items into the batch as
-        # they come, so the queue (raw items, the costly part) stays short.
-        self._wake_at = min(limits.max_batch_size, 256)
         self._max_queue = limits.max_queue_size
         self._hot: list[tuple[str, HotCounter, Describe | None]] = []
         self._closed = False
@@ -264,6 +261,9 @@ class Engine:
         self._taken = 0  # items taken off the queue (for "enqueued")
         self._in_hand = 0  # taken by the worker, not yet in the batcher or the sender
         self._hurry = False
+        # Wake the worker early, whatever the batch size: it encodes items into the batch as
+        # they come, so the queue (raw items, the costly part) stays short.
+        self._wake_at = min(limits.max_batch_size, 256)
 
     def _start_threads(self, run: bool = True) -> None:
         self._sender = Sender(
