@@ -220,6 +220,8 @@ def test_flush_without_a_worker_reports_what_is_still_queued() -> None:
     engine = Engine(
         lambda line: line, lambda batch, deadline: ExportResult(delivered=len(batch)), _limits(), what="t"
     )
+    engine.submit(EncodedLine(b"{}\n", 0, None))  # the threads start with the first event
+    assert engine.flush(timeout=10)
     engine._stopping = True
     engine._wake.set()
     engine._worker.join(10)

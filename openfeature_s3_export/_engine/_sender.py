@@ -99,7 +99,7 @@ class Sender:
 
     def _run(self) -> None:
         # Let the sink get ready (AWS: build the boto3 client, ~150 ms of imports and model
-        # loading) now, typically while the app is still starting, not on the first batch.
+        # loading) now, with the first event, while the worker fills the first batch.
         if self._start is not None:
             try:
                 self._start()

@@ -85,6 +85,7 @@ class Engine:
     _in_hand: int
     _idle_after_fork: bool
     _fork_claim: itertools.count[int]
+    _reinit_on_start: bool
 
     def __init__(
         self,
@@ -108,9 +109,9 @@ class Engine:
         self._max_queue = limits.max_queue_size
         self._hot: list[tuple[str, HotCounter, Describe | None]] = []
         self._closed = False
-        self._idle_after_fork = False
         self._init_state()
-        self._start_threads()
+        self._start_threads(run=False)
+        self._wait_for_first_event(reinit=False)
 
     def hot_counter(self, key: str, describe: Describe | None = None) -> HotCounter:
         """A counter the caller's thread bumps without a lock, folded into ``stats()[key]``."""
@@ -400,20 +401,32 @@ class Engine:
         self._init_state()
         if not self._closed:
             self._start_threads(run=False)
-            self._fork_claim = itertools.count()
-            self._idle_after_fork = True
-            self._max_queue = 0
+            self._wait_for_first_event(reinit=True)
+
+    def _wait_for_first_event(self, *, reinit: bool) -> None:
+        """Leave the threads unstarted until the first event: a process that never captures
+        one (gunicorn's master under ``--preload``) never runs them, and a forked child starts
+        them after its own set-up.  Until then ``submit`` finds the queue "full" (a bound of
+        0) and takes the slow branch that starts them: no cost per event."""
+        self._fork_claim = itertools.count()
+        self._reinit_on_start = reinit
+        self._idle_after_fork = True
+        self._max_queue = 0
 
     def _start_after_fork(self) -> None:
-        """The child's first event: set the engine up now (caller's thread, once)."""
+        """The first event: start the threads now (caller's thread, once)."""
         if next(self._fork_claim) == 0:
-            # Locks and events made again, now: made in the fork hook they would be the
-            # unpatched kind under gevent, and block its only OS thread.
-            self._init_state()
-            self._start_threads()
+            if self._reinit_on_start:
+                # Locks and events made again, now: made in the fork hook they would be the
+                # unpatched kind under gevent, and block its only OS thread.
+                self._init_state()
+                self._start_threads()
+            else:
+                self._sender.thread.start()
+                self._worker.start()
             self._max_queue = self._limits.max_queue_size
             self._idle_after_fork = False
-        else:  # another thread is setting it up: wait for it (time.sleep yields under gevent)
+        else:  # another thread is starting them: wait (time.sleep yields under gevent)
             while self._idle_after_fork:
                 time.sleep(0.001)
 
