@@ -47,7 +47,7 @@ class Sink(Protocol):
     in :attr:`ExportResult.failed`.  An exception is treated as the whole batch failing.
 
     Optional methods the pipeline uses when a sink has them: ``start()``, called once on the
-    sender thread when the exporter starts (and again in a forked child) to build clients
+    sender thread when the first event arrives (and again in a forked child) to build clients
     before the first batch; ``stats()``, the sink's own counters (shown as ``sink.<name>``).
     Every sink of this package also offers ``check()`` for users to verify the configuration
     at start-up.

@@ -134,7 +134,7 @@ class S3Sink(AwsSink):
     def start(self) -> None:
         """Build the boto3 client (and load pyarrow's writers) now, before the first batch.
 
-        The pipeline calls this on its sender thread when the exporter starts.
+        The pipeline calls this on its sender thread when the first event arrives.
         """
         super().start()
         self._writer.body.warm_up()
