@@ -181,7 +181,7 @@ class Engine:
             if self._closed:
                 return not self._queue
             self._closed = True
-            if self._idle_after_fork:  # a forked child that never captured anything
+            if self._idle_after_fork:  # never captured anything: no threads to stop
                 self._idle_after_fork = False
                 return total_dropped(self._counters.snapshot()) == 0
         # One deadline for everything.  The sink's last export ends a little before it (a tenth
@@ -416,7 +416,9 @@ class Engine:
     def _start_after_fork(self) -> None:
         """The first event: start the threads now (caller's thread, once)."""
         if next(self._fork_claim) == 0:
-            if self._reinit_on_start:
+            # A changed pid here: a fork that ran no hooks (uWSGI) of a process that never
+            # captured anything.  That child gets fresh state too.
+            if self._reinit_on_start or self._pid != os.getpid():
                 # Locks and events made again, now: made in the fork hook they would be the
                 # unpatched kind under gevent, and block its only OS thread.
                 self._init_state()
@@ -426,7 +428,7 @@ class Engine:
                 self._worker.start()
             self._max_queue = self._limits.max_queue_size
             self._idle_after_fork = False
-        else:  # another thread is starting them: wait (time.sleep yields under gevent)
+        else:  # another thread is starting them: wait, once per process (yields under gevent)
             while self._idle_after_fork:
                 time.sleep(0.001)
 
