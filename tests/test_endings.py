@@ -288,3 +288,17 @@ def test_sigterm_to_gunicorn_wsgi_workers_delivers_without_tracebacks(
         # are what this case checks.
         pytest.skip("a gevent worker ignored SIGTERM and was killed (not this library's doing)")
     _check_everything_answered_landed(tmp_path, traffic, stderr)
+
+
+def test_the_constructor_argument_and_the_environment_variable_both_opt_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from openfeature_s3_export._endings import ENV_HANDLE_SIGTERM, handle_sigterm_enabled
+
+    monkeypatch.delenv(ENV_HANDLE_SIGTERM, raising=False)
+    assert handle_sigterm_enabled(True) and not handle_sigterm_enabled(False)
+    for off in ("0", "false", "No", "off"):
+        monkeypatch.setenv(ENV_HANDLE_SIGTERM, off)
+        assert not handle_sigterm_enabled(True)
+    monkeypatch.setenv(ENV_HANDLE_SIGTERM, "1")
+    assert handle_sigterm_enabled(True)
