@@ -110,6 +110,12 @@ def test_cache_never_mixes_up_true_and_one() -> None:
 
 
 def test_uuid7_is_valid_time_ordered_and_unique() -> None:
+    from openfeature_s3_export._ids import ID_COUNTER
+
+    # The 12-bit counter is shared by the whole process: start it at a multiple of 4,096, or
+    # it may wrap inside one millisecond's 1,000 ids depending on the tests that ran before.
+    for _ in range(-(next(ID_COUNTER) + 1) % 4096):
+        next(ID_COUNTER)
     ids = [uuid7(1_795_000_000_000_000_000 + i * 1000) for i in range(2000)]
     parsed = [uuid.UUID(i) for i in ids]
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
