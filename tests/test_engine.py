@@ -231,3 +231,15 @@ def test_flush_without_a_worker_reports_what_is_still_queued() -> None:
     engine._stopping = False
     engine.submit(EncodedLine(b"{}\n", 0, None))
     assert engine.flush(timeout=1) is False, "a queued event with no worker to export it"
+
+
+def test_threads_start_with_the_first_event_or_when_asked() -> None:
+    engine = Engine(
+        lambda line: line, lambda batch, deadline: ExportResult(delivered=len(batch)), _limits(), what="t"
+    )
+    assert not engine._worker.is_alive() and not engine._sender.thread.is_alive()
+    engine.start()
+    assert engine._worker.is_alive() and engine._sender.thread.is_alive()
+    engine.start()  # idempotent
+    engine.submit(EncodedLine(b"{}\n", 0, None))
+    assert engine.shutdown(timeout=10)

@@ -213,6 +213,12 @@ class Engine:
         # is as much a hole in the data as one in the final flush.
         return ok and total_dropped(self._counters.snapshot()) == 0
 
+    def start(self) -> None:
+        """Start the threads now rather than with the first event (for work that must not wait
+        for one, such as sending what a previous run left behind).  Idempotent."""
+        if self._idle_after_fork and not self._closed:
+            self._start_after_fork()
+
     def hurry(self) -> None:
         """From now on send every event as soon as it is encoded (the process is ending).
 
