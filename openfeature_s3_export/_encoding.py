@@ -8,8 +8,9 @@ things orjson refuses and the schema allows (integers beyond 64 bits) or reports
 
 Evaluation contexts and track attributes are user data: they may hold datetimes, decimals,
 bytes, sets, enums, custom objects, NaN, cycles or lone surrogates.  Known types get a stable
-JSON form; anything that still cannot be encoded raises :class:`EncodingError`, which the
-worker turns into a counted drop of that one event.
+JSON form; anything that still cannot be encoded raises :class:`EncodingError`.  The worker
+then encodes the event again through :func:`degrade`, which replaces each odd value by a marker
+and counts why, so that one value never costs the whole event.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import enum
 import json
 import math
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
@@ -241,3 +243,148 @@ json_string: Any = orjson.dumps
 """``json_string(text)``: *text* as a UTF-8 JSON string literal, quotes included, escaped as
 the row encoder escapes it (raises ``orjson.JSONEncodeError``, a ``TypeError``, for text that is
 not valid Unicode)."""
+
+
+# -- the fallback path: odd values degrade, events stay ----------------------------------------
+
+DEGRADED_SURROGATE: Final = "surrogate"
+"""Degradation: text held a lone surrogate (not valid Unicode); it became U+FFFD."""
+DEGRADED_CYCLE: Final = "cycle"
+"""Degradation: a container held itself; the inner reference became :data:`CYCLE_MARKER`."""
+DEGRADED_TOO_DEEP: Final = "too_deep"
+"""Degradation: nesting past :data:`MAX_DEPTH` was cut at :data:`TOO_DEEP_MARKER`."""
+DEGRADED_UNENCODABLE: Final = "unencodable"
+"""Degradation: an object whose ``str()`` (or ``items()``, iteration) raised became a marker
+naming its type, ``"<unencodable TYPE>"``."""
+DEGRADED_TRUNCATED: Final = "truncated"
+"""Degradation: a value over ``max_value_bytes`` was cut, ending in ``"...<truncated>"``."""
+DEGRADED_NOT_A_NUMBER: Final = "not_a_number"
+"""Degradation: a track value that is not a finite number was exported as ``null``."""
+
+CYCLE_MARKER: Final = "<cycle>"
+TOO_DEEP_MARKER: Final = "<too deep>"
+TRUNCATED_MARKER: Final = "...<truncated>"
+
+
+class _Budget:
+    """The bytes one value may still take (roughly its JSON size), and the reasons counted."""
+
+    __slots__ = ("left", "reasons")
+
+    def __init__(self, left: int, reasons: Counter[str]) -> None:
+        self.left = left
+        self.reasons = reasons
+
+
+def degrade(value: Any, reasons: Counter[str], max_bytes: int, depth: int = 0) -> Any:
+    """A JSON-compatible copy of *value* in which nothing can fail to encode.
+
+    The form of :func:`to_json_value`, except that each problem becomes a marker and one count
+    in *reasons* (keys ``DEGRADED_*``): lone surrogates become U+FFFD, a cycle
+    :data:`CYCLE_MARKER`, nesting past :data:`MAX_DEPTH` :data:`TOO_DEEP_MARKER`, an object that
+    cannot be turned into text ``"<unencodable TYPE>"``, and text or containers past *max_bytes*
+    (about their JSON size) are cut, ending in :data:`TRUNCATED_MARKER`.  *depth* is how deep
+    *value* already sits (1 for a value of an attribute mapping).  Never raises.
+    """
+    return _degrade(value, _Budget(max_bytes, reasons), depth, set())
+
+
+def _unencodable(value: Any, budget: _Budget) -> str:
+    budget.reasons[DEGRADED_UNENCODABLE] += 1
+    try:
+        name = type(value).__name__
+    except Exception:
+        name = "object"
+    return _text(f"<unencodable {name}>", budget)
+
+
+def _text(value: str, budget: _Budget) -> str:
+    """*value* as valid Unicode text within the budget."""
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:
+        budget.reasons[DEGRADED_SURROGATE] += 1
+        # utf-16 with surrogatepass joins well-formed pairs and turns lone halves into U+FFFD.
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        data = value.encode("utf-8")
+    if len(data) + 2 > budget.left:
+        budget.reasons[DEGRADED_TRUNCATED] += 1
+        keep = max(budget.left - 2 - len(TRUNCATED_MARKER), 0)
+        value = data[:keep].decode("utf-8", "ignore") + TRUNCATED_MARKER
+        budget.left = 0
+        return value
+    budget.left -= len(data) + 2
+    return value
+
+
+def _degrade(value: Any, budget: _Budget, depth: int, ancestors: set[int]) -> Any:
+    if value is None or type(value) is bool:
+        budget.left -= 5
+        return value
+    if isinstance(value, enum.Enum):
+        try:
+            inner = value.value
+        except Exception:
+            return _unencodable(value, budget)
+        return _degrade(inner, budget, depth + 1, ancestors)
+    if isinstance(value, str):
+        return _text(str.__str__(value), budget)
+    if isinstance(value, int):
+        if value.bit_length() > 10_000:  # past Python's int-to-text digit limit
+            budget.reasons[DEGRADED_TRUNCATED] += 1
+            return TRUNCATED_MARKER
+        budget.left -= 8
+        return int(value)
+    if isinstance(value, float):
+        budget.left -= 8
+        return to_json_value(float(value))
+    if depth >= MAX_DEPTH:
+        budget.reasons[DEGRADED_TOO_DEEP] += 1
+        return TOO_DEEP_MARKER
+    is_container = isinstance(value, (Mapping, list, tuple, set, frozenset))
+    if is_container:
+        if id(value) in ancestors:
+            budget.reasons[DEGRADED_CYCLE] += 1
+            return CYCLE_MARKER
+        ancestors.add(id(value))
+        try:
+            return _container(value, budget, depth, ancestors)
+        except Exception:  # a user mapping's items() or a list subclass's __iter__ raised
+            return _unencodable(value, budget)
+        finally:
+            ancestors.discard(id(value))
+    try:
+        known = to_json_value(value)  # datetimes, decimals, bytes, ...: their usual form
+    except Exception:
+        return _unencodable(value, budget)
+    if isinstance(known, str):
+        return _text(known, budget)
+    budget.left -= 8
+    return known
+
+
+def _container(value: Any, budget: _Budget, depth: int, ancestors: set[int]) -> Any:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if budget.left <= 0:
+                budget.reasons[DEGRADED_TRUNCATED] += 1
+                out[TRUNCATED_MARKER] = None
+                break
+            try:
+                text = key if type(key) is str else _key(key)
+            except EncodingError:
+                text = _unencodable(key, budget)
+            text = _text(text, budget)
+            out[text] = _degrade(item, budget, depth + 1, ancestors)
+        return out
+    items: list[Any] = []
+    for item in value:
+        if budget.left <= 0:
+            budget.reasons[DEGRADED_TRUNCATED] += 1
+            items.append(TRUNCATED_MARKER)
+            break
+        items.append(_degrade(item, budget, depth + 1, ancestors))
+    if isinstance(value, (set, frozenset)):
+        items.sort(key=lambda v: json.dumps(v, sort_keys=True))
+    return items

@@ -62,7 +62,12 @@ def _marks_experiment(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
-    return value if type(value) is str else str(value)
+    if type(value) is str:
+        return value
+    try:
+        return str(value)
+    except Exception:  # a hostile __str__: the event stays (its key is degraded downstream)
+        return f"<unencodable {type(value).__name__}>"
 
 
 class Gate:
@@ -112,6 +117,8 @@ class Gate:
             self._exposures = ExposureLog(deduplication.window, deduplication.max_entries)
         self._flags: dict[Any, tuple[bool, float | None]] = {}
         self._pending: tuple[int, Any, int] | None = None
+        self._decided = False  # decide() admitted the event, logged() not yet called
+        self._hashed = False  # the last rewrite() hashed a value
         self._counts = {key: HotCounter() for key in COUNTERS}  # replaced by bind_counters
 
     def bind_counters(self, counter: Any) -> None:
@@ -145,56 +152,76 @@ class Gate:
 
     def admit(self, record: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The record to build the row from (attributes and keys rewritten), or ``None`` when
-        the event is not exported (counted)."""
+        the event is not exported (counted): :meth:`decide`, then :meth:`rewrite`."""
+        return self.rewrite(record) if self.decide(record) else None
+
+    def decide(self, record: tuple[Any, ...]) -> bool:
+        """Whether the event is exported at all: flag filters, sampling, de-duplication (a
+        removal is counted here).  Decided once per event: a record encoded again after an odd
+        value (its degraded copy) goes through :meth:`rewrite` only."""
         self._pending = None
+        self._decided = False
         if record[_KIND] == _TRACK:
-            return self._admit_track(record)
+            rate = self.track_rate
+            if rate is not None and rate < 1.0 and not self._sampled(record[capture.TARGETING_KEY], rate):
+                self._counts[SAMPLED_OUT].incr()
+                return False
+            self._decided = True
+            return True
         targeting_key = record[_KEY]
         flag_key = record[_FLAG_KEY]
         known = self._flags.get(flag_key)
         exported, rate = known if known is not None else self._flag(flag_key)
         if not exported or (self._experiments_key is not None and not self._is_experiment(record)):
             self._counts[FILTERED].incr()
-            return None
+            return False
         if rate is not None and rate < 1.0 and not self._sampled(targeting_key, rate):
             self._counts[SAMPLED_OUT].incr()
-            return None
+            return False
         if self._exposures is not None and targeting_key is not None:
             key = hash((_text(targeting_key), flag_key))
             variant, time_us = record[_VARIANT], record[_TIME_NS] // 1000
             if self._exposures.seen(key, variant, time_us):
                 self._counts[DEDUPLICATED].incr()
-                return None
+                return False
             self._pending = (key, variant, time_us)
+        self._decided = True
+        return True
+
+    def rewrite(self, record: tuple[Any, ...]) -> tuple[Any, ...]:
+        """*record* with the attribute policies and keyed hashing applied (counted as
+        ``hashed`` by :meth:`logged`, once the row is on its way)."""
         hasher = self._hasher
         calls = hasher.calls if hasher is not None else 0
-        attributes = record[_ATTRIBUTES]
-        kept = self._context(attributes)
-        key_column = targeting_key
-        if targeting_key is not None and self._hash_key is not None:
-            key_column = self._hash_key(_text(targeting_key))
-        if hasher is not None and hasher.calls != calls:
-            self._counts[HASHED].incr()
-        if kept is attributes and key_column is targeting_key:
-            return record
-        rewritten = list(record)  # the cheapest way to a tuple with two fields replaced
-        rewritten[_ATTRIBUTES] = kept
-        rewritten[_KEY] = key_column
-        return tuple(rewritten)
+        if record[_KIND] == _TRACK:
+            record = self._rewrite_track(record)
+        else:
+            targeting_key = record[_KEY]
+            attributes = record[_ATTRIBUTES]
+            kept = self._context(attributes)
+            key_column = targeting_key
+            if targeting_key is not None and self._hash_key is not None:
+                key_column = self._hash_key(_text(targeting_key))
+            if kept is not attributes or key_column is not targeting_key:
+                rewritten = list(record)  # the cheapest way to a tuple with two fields replaced
+                rewritten[_ATTRIBUTES] = kept
+                rewritten[_KEY] = key_column
+                record = tuple(rewritten)
+        self._hashed = hasher is not None and hasher.calls != calls
+        return record
 
     def logged(self) -> None:
-        """The record :meth:`admit` returned last was encoded: it takes its exposure slot."""
+        """The record decided last was encoded: it takes its exposure slot, and its hashing is
+        counted (once, however many times it was encoded)."""
         if self._pending is not None and self._exposures is not None:
             self._exposures.logged(*self._pending)
             self._pending = None
+        if self._decided and self._hashed:
+            self._counts[HASHED].incr()
+        self._decided = False
 
-    def _admit_track(self, record: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def _rewrite_track(self, record: tuple[Any, ...]) -> tuple[Any, ...]:
         targeting_key = record[capture.TARGETING_KEY]
-        rate = self.track_rate
-        if rate is not None and rate < 1.0 and not self._sampled(targeting_key, rate):
-            self._counts[SAMPLED_OUT].incr()
-            return None
-        calls = self._hasher.calls if self._hasher is not None else 0
         attributes = self._context(record[capture.CONTEXT_ATTRIBUTES])
         track_attributes = record[capture.ATTRIBUTES]
         if track_attributes and self._attributes_policy is not None:
@@ -203,13 +230,11 @@ class Gate:
             )
         if targeting_key is not None and self._hash_key is not None:
             targeting_key = self._hash_key(_text(targeting_key))
-        if self._hasher is not None and self._hasher.calls != calls:
-            self._counts[HASHED].incr()
-        record = list(record)  # type: ignore[assignment]
-        record[capture.CONTEXT_ATTRIBUTES] = attributes  # type: ignore[index]
-        record[capture.TARGETING_KEY] = targeting_key  # type: ignore[index]
-        record[capture.ATTRIBUTES] = track_attributes  # type: ignore[index]
-        return tuple(record)
+        fields = list(record)
+        fields[capture.CONTEXT_ATTRIBUTES] = attributes
+        fields[capture.TARGETING_KEY] = targeting_key
+        fields[capture.ATTRIBUTES] = track_attributes
+        return tuple(fields)
 
     def _context(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
         if (

@@ -231,12 +231,25 @@ class RowBuilder:
 
         :raises EncodingError: as :meth:`encode`.
         """
-        assert self._gate is not None
-        admitted = self._gate.admit(record)
-        if admitted is None:
+        gate = self._gate
+        assert gate is not None
+        if not gate.decide(record):
             return None
-        line = self.encode(admitted)
-        self._gate.logged()  # only now: an event that failed to encode takes no exposure slot
+        line = self.encode(gate.rewrite(record))
+        gate.logged()  # only now: an event that failed to encode takes no exposure slot
+        return line
+
+    def encode_decided(self, record: tuple[Any, ...]) -> EncodedLine:
+        """:meth:`encode` of a record the gate already let through (a copy of it with odd
+        values degraded, encoded again): the policies and hashing apply, the decision is not
+        taken twice.
+
+        :raises EncodingError: as :meth:`encode`.
+        """
+        gate = self._gate
+        assert gate is not None
+        line = self.encode(gate.rewrite(record))
+        gate.logged()
         return line
 
     def build(self, record: tuple[Any, ...]) -> tuple[Row, int]:

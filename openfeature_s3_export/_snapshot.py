@@ -27,19 +27,42 @@ class RichAttributes(dict[str, Any]):
     __slots__ = ()
 
 
-def snapshot(value: Any, _depth: int = 0) -> Any:
-    """Return *value* with every dict/list/set/tuple inside it copied."""
+_MEMO_DEPTH = 4  # below this, copy without bookkeeping: contexts are shallow
+
+
+def snapshot(value: Any, _depth: int = 0, _memo: dict[int, Any] | None = None) -> Any:
+    """Return *value* with every dict/list/set/tuple inside it copied.
+
+    Past a few levels a container met twice is copied once (as :func:`copy.deepcopy` does), so
+    a cycle stays a cycle, which the encoder then cuts with a ``"<cycle>"`` marker, instead of
+    being unrolled 32 levels deep.  Shallow values, nearly all of them, skip that bookkeeping.
+    """
     cls = type(value)
     if cls in _IMMUTABLE or _depth > _MAX_DEPTH:
-        # Past the depth limit we stop copying; the encoder rejects such values anyway.
+        # Past the depth limit we stop copying; the encoder cuts such values anyway.
         return value
-    if cls is dict or isinstance(value, dict):
-        return {k: v if type(v) in _IMMUTABLE else snapshot(v, _depth + 1) for k, v in value.items()}
-    if cls is list or cls is tuple:
-        return [v if type(v) in _IMMUTABLE else snapshot(v, _depth + 1) for v in value]
-    if cls is set or cls is frozenset:
-        return frozenset(value)
-    return value
+    is_dict = cls is dict or isinstance(value, dict)
+    if not is_dict and cls is not list and cls is not tuple:
+        return frozenset(value) if cls is set or cls is frozenset else value
+    depth = _depth + 1
+    if _memo is None and _depth < _MEMO_DEPTH:
+        if is_dict:
+            return {k: v if type(v) in _IMMUTABLE else snapshot(v, depth) for k, v in value.items()}
+        return [v if type(v) in _IMMUTABLE else snapshot(v, depth) for v in value]
+    memo = {} if _memo is None else _memo
+    seen = memo.get(id(value))
+    if seen is not None:
+        return seen
+    if not is_dict:
+        items: list[Any] = []
+        memo[id(value)] = items
+        items.extend(v if type(v) in _IMMUTABLE else snapshot(v, depth, memo) for v in value)
+        return items
+    copy: dict[Any, Any] = {}
+    memo[id(value)] = copy
+    for k, v in value.items():
+        copy[k] = v if type(v) in _IMMUTABLE else snapshot(v, depth, memo)
+    return copy
 
 
 def snapshot_attributes(attributes: Any) -> dict[str, Any] | None:

@@ -8,8 +8,11 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Final
 
+from . import _endings
 from ._counters import drop_key
+from ._degrade import Degrader
 from ._engine import Engine, Limits
+from ._engine._spill import has_segments
 from ._env import options_from_environment
 from ._gate import COUNTERS as _POLICY_COUNTERS
 from ._gate import gate_for
@@ -108,9 +111,21 @@ class EventExporter:
     :param max_batch_bytes: ...or this many encoded bytes...
     :param flush_interval: ...or its first event was captured this many seconds ago: no event
         waits longer than this for its batch to leave.
-    :param max_event_bytes: encoded events larger than this are dropped (``dropped.too_large``).
+    :param max_event_bytes: encoded events larger than this (after ``max_value_bytes``) are
+        dropped (``dropped.too_large``).
+    :param max_value_bytes: one context or track attribute value (or flag value) larger than
+        this, encoded, is truncated with a marker and counted as ``degraded.truncated``; the
+        event stays.  Other odd values (lone surrogates, cycles, nesting past 32 levels, objects
+        whose ``str()`` raises, a track value that is not a number) degrade the same way
+        (``degraded.<reason>``, docs/delivery.md).
     :param export_timeout: longest a single batch export (sink retries included) may take.
-    :param shutdown_timeout: how long the ``atexit`` handler waits for the final flush.
+    :param shutdown_timeout: how long the final flush may take at exit, on SIGTERM and when a
+        ``multiprocessing`` child ends.
+    :param handle_sigterm: install a SIGTERM handler (from the main thread only) that exports
+        what is held within ``shutdown_timeout`` and then ends the process as it would have
+        ended without it (docs/delivery.md).  ``False``, or the environment variable
+        ``OPENFEATURE_S3_EXPORT_HANDLE_SIGTERM=0``, for applications that manage signals
+        themselves: they then call :meth:`shutdown`.
     :param service_name: written to every row (defaults to ``$OTEL_SERVICE_NAME``).
     :param environment: written to every row (for example ``"production"``).
     :param context_policy: which context attributes are exported (allow/deny/hash lists by
@@ -150,6 +165,7 @@ class EventExporter:
         max_batch_bytes: int = 4 * 1024 * 1024,
         flush_interval: float = 5.0,
         max_event_bytes: int = 1_000_000,
+        max_value_bytes: int = 64 * 1024,
         export_timeout: float = 30.0,
         shutdown_timeout: float = 5.0,
         service_name: str | None = None,
@@ -161,6 +177,7 @@ class EventExporter:
         deduplication: Deduplication | None = None,
         sampling: Sampling | None = None,
         register_atexit: bool = True,
+        handle_sigterm: bool = True,
         spill_dir: str | os.PathLike[str] | None = None,
         spill_max_bytes: int = 512 * 1024 * 1024,
     ) -> None:
@@ -169,6 +186,7 @@ class EventExporter:
             ("max_batch_size", max_batch_size),
             ("max_batch_bytes", max_batch_bytes),
             ("max_event_bytes", max_event_bytes),
+            ("max_value_bytes", max_value_bytes),
             ("flush_interval", flush_interval),
             ("export_timeout", export_timeout),
             ("spill_max_bytes", spill_max_bytes),
@@ -210,6 +228,7 @@ class EventExporter:
                 flush_interval=flush_interval,
                 max_event_bytes=max_event_bytes,
                 export_timeout=export_timeout,
+                max_value_bytes=max_value_bytes,
                 spill_dir=self.spill_dir,
                 spill_max_bytes=spill_max_bytes,
                 spill_segment_bytes=min(max(max_batch_bytes, 1024 * 1024), spill_max_bytes // 4 or 1),
@@ -217,17 +236,27 @@ class EventExporter:
             what=type(sink).__name__,
             start=start if callable(start) else None,
             skips=gate is not None,
+            # An odd value degrades the event instead of dropping it; with a gate, the degraded
+            # copy is not filtered, sampled or de-duplicated a second time.
+            rescue=Degrader(rows.encode if gate is None else rows.encode_decided, max_value_bytes),
+            frozen_hint=_endings.frozen_hint(),
         )
         if gate is not None:
             gate.bind_counters(self._engine.hot_counter)
+        if self.spill_dir is not None and has_segments(self.spill_dir):
+            # Threads otherwise start with the first event: what an earlier process left on
+            # disk must not wait for one.
+            self._engine.start()
         self.intake = Intake(self._engine)
         """Where the hook and ``TrackingProvider`` hand capture records (package-internal)."""
         # Weak references: registering must not keep an abandoned exporter (and its sink) alive.
-        engine_ref = weakref.WeakMethod(self._engine.after_fork_in_child)
-        os.register_at_fork(after_in_child=lambda: (m := engine_ref()) and m())
+        fork_ref = weakref.WeakMethod(self._after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: (m := fork_ref()) and m())
         if register_atexit:
             exit_ref = weakref.WeakMethod(self._at_exit)
             atexit.register(lambda: (m := exit_ref()) and m())
+        if _endings.handle_sigterm_enabled(handle_sigterm):
+            _endings.register(self)
 
     def track(
         self,
@@ -263,7 +292,10 @@ class EventExporter:
         """Flush, stop the worker and shut the sink down, within *timeout* seconds.
 
         Events captured afterwards are dropped and counted as ``dropped.shutdown``.  Returns
-        ``True`` when everything queued was exported.  Safe to call more than once.
+        ``True`` only when every event captured since the exporter started (in a forked child:
+        since the fork) was exported: ``False`` when any was dropped, for any reason and at any
+        time (``stats()["dropped"] > 0``), or when the final flush failed or timed out.  Safe
+        to call more than once.
         """
         if self._engine.closed:
             return self._engine.shutdown(timeout)
@@ -277,7 +309,10 @@ class EventExporter:
 
     def stats(self) -> Mapping[str, int]:
         """Counters: ``enqueued``, ``exported``, ``dropped`` (total) and ``dropped.<reason>``,
-        ``failed``, ``retried``, ``batches``, ``bytes`` (encoded bytes handed to the sink),
+        ``failed``, ``retried_events`` (events that needed more than one send, each counted
+        once), ``retried_requests`` (sink calls that were resends), ``degraded.<reason>``
+        (values replaced by a marker; the events were kept), ``overdue_batches`` (batches that
+        left far past due: the process was frozen), ``batches``, ``bytes`` (encoded bytes handed to the sink),
         ``queued`` (records waiting for the worker), ``pending`` (encoded events in batches not
         yet exported), ``vendor_track_errors``, ``duplicate_hook_calls`` (evaluations a second
         ``ExportHook`` of this exporter saw and ignored), the privacy and volume options' counts
@@ -307,6 +342,21 @@ class EventExporter:
         for key, value in sink_stats(self.sink).items():
             values[f"sink.{key}"] = value
         return values
+
+    @property
+    def shutdown_timeout(self) -> float:
+        """Seconds the final flush may take at exit, on SIGTERM or when a child process ends."""
+        return self._shutdown_timeout
+
+    def flush_for_ending(self, timeout: float) -> None:
+        """The process is ending on its own terms (SIGTERM to a server): export what is held
+        and, from now on, every event as soon as it is captured."""
+        self._engine.hurry()
+        self._engine.flush(timeout)
+
+    def _after_fork_in_child(self) -> None:
+        self._engine.after_fork_in_child()
+        _endings.finalize_in_child(self)
 
     def _at_exit(self) -> None:
         if not self._engine.closed:

@@ -61,6 +61,7 @@ def capture_events(*, register_hook: bool = True, **exporter_options: Any) -> It
     """
     sink = InMemorySink()
     exporter_options.setdefault("register_atexit", False)
+    exporter_options.setdefault("handle_sigterm", False)  # a test run's signals are not ours
     exporter = EventExporter(sink, **exporter_options)
     hook = ExportHook(exporter)
     if register_hook:

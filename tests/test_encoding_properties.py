@@ -1,6 +1,6 @@
 """Property tests: whatever an application puts in a context, a value or track attributes, the
-encoder either writes one valid JSON line or raises EncodingError, and the pipeline drops that one
-event (counted) while the rest of its batch lands intact.
+encoder either writes one valid JSON line or raises EncodingError, and the pipeline then exports
+that event with its odd values degraded (counted) while the rest of its batch lands intact.
 """
 
 from __future__ import annotations
@@ -434,6 +434,13 @@ def _encodable(*values: Any) -> bool:
         return False
 
 
+MARKERS = ("<cycle>", "<too deep>", "<unencodable ", "...<truncated>")
+
+
+def _valid_text(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _finite_number(value: Any) -> bool:
     """The documented rule for a track value: ``float(value)`` is a finite number (or None)."""
     if value is None:
@@ -446,7 +453,7 @@ def _finite_number(value: Any) -> bool:
 
 @PROPERTY_SETTINGS
 @given(st.lists(operations, min_size=1, max_size=6))
-def test_pipeline_exports_every_encodable_event_and_counts_the_rest(operations: list[Any]) -> None:
+def test_pipeline_exports_every_event_and_counts_each_degraded_one(operations: list[Any]) -> None:
     sink = InMemorySink()
     exporter = EventExporter(
         sink, context_policy=ContextPolicy(honour_private_attributes=False), register_atexit=False
@@ -489,11 +496,18 @@ def test_pipeline_exports_every_encodable_event_and_counts_the_rest(operations: 
         row = json.loads(data.decode("utf-8"))  # strict: valid UTF-8 only
         VALIDATOR.validate(row)
         landed[row["targeting_key"]] = row
-    assert {key: key in landed for key in expected} == expected
-    dropped = sum(not ok for ok in expected.values())
-    assert stats["enqueued"] == len(expected)
-    assert stats["exported"] == len(landed) == len(expected) - dropped
-    assert stats["dropped"] == stats.get("dropped.unserializable", 0) == dropped
+    # A targeting key with a lone surrogate lands with U+FFFD in its place.
+    landed = {_valid_text(key): row for key, row in landed.items()}
+    expected = {_valid_text(key): ok for key, ok in expected.items()}
+    contexts = {_valid_text(key): context for key, context in contexts.items()}
+    assert set(landed) == set(expected), "every event lands, odd values or not"
+    odd = sum(not ok for ok in expected.values())
+    degraded = sum(v for k, v in stats.items() if k.startswith("degraded."))
+    assert stats["enqueued"] == stats["exported"] == len(landed) == len(expected)
+    assert stats["dropped"] == 0
+    assert odd or not degraded, "only odd events are degraded"
+    marked = sum(any(m in json.dumps(row) for m in MARKERS) for row in landed.values())
+    assert degraded >= marked, "every marker in the data is counted"
     for key, row in landed.items():
-        if key in contexts:  # what landed is what the application passed, encoded
+        if key in contexts and expected[key]:  # what landed is what the application passed
             assert _typed(json.loads(row["context"])) == _typed(to_json_value(contexts[key]))

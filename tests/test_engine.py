@@ -42,7 +42,7 @@ def test_an_event_of_exactly_max_event_bytes_is_kept() -> None:
     too_big = EncodedLine(b"x" * 100 + b"\n", 0, None)
     engine.submit(fits)
     engine.submit(too_big)
-    assert engine.shutdown(timeout=10)
+    assert not engine.shutdown(timeout=10), "an event was dropped"
     assert sink.lines == [fits]
     assert engine.stats()["dropped.too_large"] == 1
 
@@ -51,14 +51,19 @@ class ReportingSink:
     """Reports retries and its own drops, as the AWS sinks do."""
 
     def export(self, batch: Sequence[EncodedLine], *, deadline: float | None = None) -> ExportResult:
-        return ExportResult(delivered=len(batch) - 1, dropped={"rejected_by_destination": 1}, retried=3)
+        return ExportResult(
+            delivered=len(batch) - 1,
+            dropped={"rejected_by_destination": 1},
+            retried_events=3,
+            retried_requests=2,
+        )
 
     def shutdown(self) -> None:
         pass
 
 
 def test_what_the_sink_reports_is_counted() -> None:
-    """Kills removing the ``retried``, ``bytes`` or sink ``dropped.<reason>`` counts."""
+    """Kills removing the ``retried_*``, ``bytes`` or sink ``dropped.<reason>`` counts."""
     exporter = EventExporter(ReportingSink(), register_atexit=False)
     exporter.track("a", EvaluationContext("u"))
     exporter.track("b", EvaluationContext("u"))
@@ -66,10 +71,10 @@ def test_what_the_sink_reports_is_counted() -> None:
     stats = exporter.stats()
     assert stats["batches"] == 1
     assert stats["exported"] == 1
-    assert stats["retried"] == 3
+    assert (stats["retried_events"], stats["retried_requests"]) == (3, 2)
     assert stats["dropped.rejected_by_destination"] == 1
     assert stats["bytes"] > 0
-    assert exporter.shutdown(timeout=10)
+    assert not exporter.shutdown(timeout=10), "an event was dropped since the start"
 
 
 def test_a_full_batch_wakes_the_worker_without_a_flush() -> None:
@@ -215,6 +220,8 @@ def test_flush_without_a_worker_reports_what_is_still_queued() -> None:
     engine = Engine(
         lambda line: line, lambda batch, deadline: ExportResult(delivered=len(batch)), _limits(), what="t"
     )
+    engine.submit(EncodedLine(b"{}\n", 0, None))  # the threads start with the first event
+    assert engine.flush(timeout=10)
     engine._stopping = True
     engine._wake.set()
     engine._worker.join(10)
@@ -224,3 +231,15 @@ def test_flush_without_a_worker_reports_what_is_still_queued() -> None:
     engine._stopping = False
     engine.submit(EncodedLine(b"{}\n", 0, None))
     assert engine.flush(timeout=1) is False, "a queued event with no worker to export it"
+
+
+def test_threads_start_with_the_first_event_or_when_asked() -> None:
+    engine = Engine(
+        lambda line: line, lambda batch, deadline: ExportResult(delivered=len(batch)), _limits(), what="t"
+    )
+    assert not engine._worker.is_alive() and not engine._sender.thread.is_alive()
+    engine.start()
+    assert engine._worker.is_alive() and engine._sender.thread.is_alive()
+    engine.start()  # idempotent
+    engine.submit(EncodedLine(b"{}\n", 0, None))
+    assert engine.shutdown(timeout=10)

@@ -218,7 +218,9 @@ def test_partition_folder_removed_under_the_sink_is_recreated(tmp_path: Path) ->
     batch = [_event(n, when) for n in range(2, 5)]
     result = sink.export(batch)
     assert (result.delivered, list(result.failed), result.error) == (3, [], None)
-    assert result.retried == 3, "the lines were written a second time, into the new folder"
+    assert (result.retried_events, result.retried_requests) == (3, 1), (
+        "the lines were written a second time, into the new folder"
+    )
     assert sorted(r["targeting_key"] for r in read_all(partition)) == ["u2", "u3", "u4"]
 
 

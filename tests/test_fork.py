@@ -70,6 +70,8 @@ def test_a_fork_that_ran_no_hooks_is_detected_when_the_queue_fills(caplog: pytes
     # Simulate that child: its threads did not survive the fork, and the recorded pid is the
     # parent's.  (os.fork() always runs the hooks, so a real fork cannot show this.)
     engine = exporter._engine
+    exporter.track("first", EvaluationContext("u-first"))  # the threads start with the first event
+    assert exporter.flush(timeout=10)
     engine._stopping = True
     engine._wake.set()
     engine._worker.join(5)
@@ -83,7 +85,7 @@ def test_a_fork_that_ran_no_hooks_is_detected_when_the_queue_fills(caplog: pytes
     stats = exporter.stats()
     assert stats["dropped.fork_without_hooks"] == 20
     assert stats["exported"] == 5
-    assert [row["targeting_key"] for row in sink.rows()] == [f"u{i}" for i in range(20, 25)]
+    assert [row["targeting_key"] for row in sink.rows()] == ["u-first"] + [f"u{i}" for i in range(20, 25)]
     exporter.shutdown(timeout=5)
     (warning,) = [r for r in caplog.records if "forked without" in r.getMessage()]
     assert warning.threadName != "MainThread", "logged by the worker, not the caller's thread"

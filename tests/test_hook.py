@@ -95,11 +95,17 @@ def test_capture_failure_never_changes_the_result(
 
 
 @pytest.mark.parametrize(
-    "bad_value",
-    [Unprintable(), "\udc80 lone surrogate", float("nan")],
+    ("bad_value", "reason", "marker"),
+    [
+        (Unprintable(), "unencodable", '"x":"<unencodable Unprintable>"'),
+        ("\udc80 lone surrogate", "surrogate", '"x":"\ufffd lone surrogate"'),
+        (float("nan"), "not_a_number", None),
+    ],
     ids=["str-raises", "lone-surrogate", "nan-in-track-value"],
 )
-def test_unserialisable_input_drops_only_that_event(captured: CapturedEvents, bad_value: Any) -> None:
+def test_odd_input_degrades_and_the_event_stays(
+    captured: CapturedEvents, bad_value: Any, reason: str, marker: str | None
+) -> None:
     client = api.get_client()
     cyclic: dict[str, Any] = {}
     cyclic["self"] = cyclic
@@ -110,9 +116,16 @@ def test_unserialisable_input_drops_only_that_event(captured: CapturedEvents, ba
         assert client.get_boolean_value("bool", False, EvaluationContext("bad", {"x": bad_value})) is True
     assert client.get_string_value("text", "x", EvaluationContext("cycle", {"loop": cyclic})) == "#0f0"
     assert client.get_boolean_value("bool", False, EvaluationContext("after")) is True
-    rows = captured.rows()
-    assert [r["targeting_key"] for r in rows] == ["before", "after"]
-    assert captured.exporter.stats()["dropped.unserializable"] == 2
+    rows = {r["targeting_key"]: r for r in captured.rows()}
+    assert list(rows) == ["before", "bad", "cycle", "after"]
+    stats = captured.exporter.stats()
+    assert stats["dropped"] == 0
+    assert stats[f"degraded.{reason}"] == 1 and stats["degraded.cycle"] == 1
+    assert rows["cycle"]["context"].endswith('{"self":"<cycle>"}}}}}')  # cut where it loops back
+    if marker is None:
+        assert rows["bad"]["metric_value"] is None
+    else:
+        assert marker in rows["bad"]["context"]
 
 
 def test_odd_but_valid_values_are_encoded(captured: CapturedEvents) -> None:

@@ -23,9 +23,11 @@ from openfeature.hook import HookContext
 from openfeature.provider.in_memory_provider import InMemoryFlag, InMemoryProvider
 
 from openfeature_s3_export import (
+    ContextPolicy,
     Deduplication,
     EventExporter,
     FlagFilter,
+    Hashing,
     InMemorySink,
     Sampling,
 )
@@ -320,11 +322,13 @@ def test_stats_balance_with_every_option_on(provider: None) -> None:
         rows = captured.rows()
         stats = dict(captured.exporter.stats())
     in_sample = sum(position(f"user-{i}") < 0.5 for i in range(50))
-    assert len(rows) == stats["exported"] == in_sample
+    odd_kept = 1 if position("user-1") < 0.5 else 0  # the odd track event degrades, and stays
+    assert len(rows) == stats["exported"] == in_sample + odd_kept
     assert stats["filtered"] == 200
-    assert stats["sampled_out"] == 4 * (50 - in_sample)
+    assert stats["sampled_out"] == 4 * (50 - in_sample) + (1 - odd_kept)
     assert stats["deduplicated"] == 3 * in_sample
-    assert stats["dropped.unserializable"] == (1 if position("user-1") < 0.5 else 0)
+    assert stats.get("degraded.unencodable", 0) == odd_kept
+    assert stats.get("dropped.unserializable", 0) == 0
     assert balanced(stats), stats
 
 
@@ -360,3 +364,51 @@ def test_with_every_option_off_the_row_builder_runs_alone() -> None:
         assert exporter._engine._skips is True
     finally:
         exporter.shutdown(1)
+
+
+# -- the gate and odd values ----------------------------------------------------------------
+
+
+def test_an_odd_event_is_decided_once_and_still_filtered_and_hashed() -> None:
+    """An event with an odd value is encoded a second time, degraded: the gate's decision
+    (filter, de-duplication) is taken once, hashing still applies to the degraded copy, and
+    ``hashed`` counts the event once, whichever path it took."""
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    def odd(user: str, flag: str, at: float, value: Any) -> tuple[Any, ...]:
+        fields = list(record(user, flag=flag, at=at))
+        fields[2] = {"kind": "user", "email": f"{user}@example.com", "odd": value}
+        return tuple(fields)
+
+    sink = InMemorySink()
+    exporter = EventExporter(
+        sink,
+        flush_interval=60,
+        max_value_bytes=1000,
+        context_policy=ContextPolicy(hashed={"email"}),
+        hashing=Hashing(secret="s" * 32, key_id="k1", targeting_key=False),
+        flag_filter=FlagFilter(exclude=["secret-*"]),
+        deduplication=Deduplication(window=600),
+        register_atexit=False,
+    )
+    try:
+        submit = exporter.intake.submit
+        submit(odd("u1", "f", 0, "lone \ud800 surrogate"))  # fails to encode: rescued
+        submit(odd("u1", "f", 1, "lone \ud800 surrogate"))  # a duplicate of the one before
+        submit(odd("u2", "f", 2, Unprintable()))  # fails to encode: rescued
+        submit(odd("u3", "f", 3, "x" * 5000))  # too large a value: shrunk after the chunk
+        submit(odd("u4", "secret-flag", 4, "lone \ud800 surrogate"))  # filtered, odd or not
+        assert exporter.flush(10) is True
+        stats = dict(exporter.stats())
+        rows = sink.rows()
+    finally:
+        exporter.shutdown(10)
+    assert sorted(r["targeting_key"] for r in rows) == ["u1", "u2", "u3"]
+    assert all(r["flag_key"] == "f" and r["hash_key_id"] == "k1" for r in rows)
+    assert all("@example.com" not in line.data.decode() for line in sink.lines)
+    assert (stats["filtered"], stats["deduplicated"], stats["hashed"]) == (1, 1, 3)
+    assert stats["degraded.surrogate"] == 1 and stats["degraded.truncated"] == 1
+    assert balanced(stats)

@@ -84,5 +84,14 @@ class Batcher:
         by_worker = self._started + self._max_age - time.monotonic()
         return max(min(by_capture, by_worker), 0.0)
 
+    def overdue(self) -> float:
+        """Seconds the batch is past due by its first line's capture time (0 when it is not).
+
+        The wall clock, on purpose: it keeps running while a process is frozen.
+        """
+        if not self.lines:
+            return 0.0
+        return max(time.time() - self._first_us / 1e6 - self._max_age, 0.0)
+
     def __len__(self) -> int:
         return len(self.lines)

@@ -50,6 +50,7 @@ class Sender:
         pressure: Callable[[], bool] | None = None,
         on_idle: Callable[[], None] | None = None,
         retry_interval: float = 5.0,
+        run: bool = True,
     ) -> None:
         self._export = export
         self._export_timeout = export_timeout
@@ -72,7 +73,8 @@ class Sender:
         self._abandoned = False
         self._spill_after: float | None = None  # shutdown's deadline: spill rather than wait
         self.thread = threading.Thread(target=self._run, name="openfeature-s3-export-sender", daemon=True)
-        self.thread.start()
+        if run:
+            self.thread.start()
 
     @property
     def unsent(self) -> int:
@@ -210,7 +212,7 @@ class Sender:
 
     def _run(self) -> None:
         # Let the sink get ready (AWS: build the boto3 client, ~150 ms of imports and model
-        # loading) now, typically while the app is still starting, not on the first batch.
+        # loading) now, with the first event, while the worker fills the first batch.
         if self._start is not None:
             try:
                 self._start()
@@ -253,7 +255,8 @@ class Sender:
         assert self._spill is not None
         ok = not result.failed
         self._counters.add("bytes", nbytes)
-        self._counters.add("retried", result.retried)
+        self._counters.add("retried_events", result.retried_events)
+        self._counters.add("retried_requests", result.retried_requests)
         if ok:
             self._counters.add("exported", result.delivered)
             for reason, count in result.dropped.items():
@@ -301,7 +304,8 @@ class Sender:
             if self._abandoned:
                 return  # shutdown has spilled this batch already
             counters.add("exported", result.delivered)
-            counters.add("retried", result.retried)
+            counters.add("retried_events", result.retried_events)
+            counters.add("retried_requests", result.retried_requests)
             counters.add("bytes", nbytes)
             for reason, count in result.dropped.items():
                 counters.add(drop_key(reason), count)

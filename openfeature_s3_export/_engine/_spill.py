@@ -95,6 +95,14 @@ def read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def has_segments(directory: str) -> bool:
+    """Whether *directory* holds segments (this process's or another's) waiting for replay."""
+    try:
+        return any(n.endswith(SUFFIX) and not n.startswith(".") for n in os.listdir(directory))
+    except OSError:
+        return False
+
+
 def unlink_quietly(path: str) -> None:
     """Delete *path*; a file already gone is fine (someone, or a crash, got there first)."""
     with contextlib.suppress(FileNotFoundError):

@@ -10,6 +10,7 @@ cannot ship, and replays it).  Every item ends up exported, on disk, or counted 
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -20,16 +21,15 @@ from typing import Any, Final
 import attrs
 
 from .._counters import Counters, HotCounter, drop_key, total_dropped
-from .._encoding import EncodedLine, EncodingError, line_data
+from .._encoding import EncodedLine, line_data
 from .._log import RateLimitedLog, logger
 from ._batcher import Batcher
+from ._odd import OddLines, Rescue
 from ._sender import DROP_EXPORT_FAILED, Export, Sender
 from ._spill import Spill, add_spill_stats
 
 DROP_QUEUE_FULL: Final = "queue_full"
 DROP_SHUTDOWN: Final = "shutdown"
-DROP_UNSERIALIZABLE: Final = "unserializable"
-DROP_TOO_LARGE: Final = "too_large"
 DROP_FORK_WITHOUT_HOOKS: Final = "fork_without_hooks"
 DROP_INTERNAL_ERROR: Final = "internal_error"
 """Drop reason: events the worker held when a bug in this library stopped it (logged)."""
@@ -51,6 +51,8 @@ class Limits:
     """Where batches that cannot be delivered wait on disk (``None``: no spill)."""
     spill_max_bytes: int = 512 * 1024 * 1024
     spill_segment_bytes: int = 4 * 1024 * 1024
+    max_value_bytes: int | None = None
+    """Lines larger than this go through the engine's *rescue* (which may shrink them)."""
 
 
 class _FlushRequest:
@@ -69,6 +71,8 @@ class _FlushRequest:
 Describe = Callable[[int], "str | None"]
 """Turns a count folded from a hot counter into a warning to log (or ``None``)."""
 
+_OVERDUE_FACTOR = 3  # a batch this many flush intervals (at least 2 s) late: the process was frozen
+
 
 class Engine:
     """Queue, worker, batches and sender for items that *encode* turns into lines for *export*
@@ -85,6 +89,11 @@ class Engine:
     _sender: Sender
     _worker: threading.Thread
     _spill: Spill | None = None
+    _counters: Counters
+    _in_hand: int
+    _idle_after_fork: bool
+    _fork_claim: itertools.count[int]
+    _reinit_on_start: bool
 
     def __init__(
         self,
@@ -95,22 +104,24 @@ class Engine:
         what: str,
         start: Callable[[], None] | None = None,
         skips: bool = False,
+        rescue: Rescue | None = None,
+        frozen_hint: str = "",
     ) -> None:
         self._encode = encode
         self._skips = skips
+        self._frozen_hint = frozen_hint
+        self._log = RateLimitedLog()
+        self._odd = OddLines(encode, rescue, limits, lambda key, n: self._counters.add(key, n), self._log)
         self._export = export
         self._limits = limits
         self._what = what
         self._sink_start = start
-        # Wake the worker early, whatever the batch size: it encodes items into the batch as
-        # they come, so the queue (raw items, the costly part) stays short.
-        self._wake_at = min(limits.max_batch_size, 256)
         self._max_queue = limits.max_queue_size
-        self._log = RateLimitedLog()
         self._hot: list[tuple[str, HotCounter, Describe | None]] = []
         self._closed = False
         self._init_state()
-        self._start_threads()
+        self._start_threads(run=False)
+        self._wait_for_first_event(reinit=False)
 
     def hot_counter(self, key: str, describe: Describe | None = None) -> HotCounter:
         """A counter the caller's thread bumps without a lock, folded into ``stats()[key]``."""
@@ -131,6 +142,9 @@ class Engine:
                 self._wake.set()
         elif self._closed:
             self._dropped_shutdown.incr()
+        elif self._idle_after_fork:
+            self._start_after_fork()
+            self.submit(item)
         elif self._pid != os.getpid():
             # A fork that ran no os.register_at_fork hooks (uWSGI without lazy-apps or
             # py-call-uwsgi-fork-hooks): this child has no worker, so its queue only filled.
@@ -177,6 +191,9 @@ class Engine:
             if self._closed:
                 return not self._queue
             self._closed = True
+            if self._idle_after_fork:  # never captured anything: no threads to stop
+                self._idle_after_fork = False
+                return total_dropped(self._counters.snapshot()) == 0
         # One deadline for everything.  The sink's last export ends a little before it (a tenth
         # of the timeout, at most 0.1 s), so that its result is counted and the threads have
         # stopped when shutdown returns.
@@ -208,7 +225,26 @@ class Engine:
             ok = False
         self._sender.close_spill()
         self._fold_hot_counters()
-        return ok
+        # True means nothing was lost since the start (or the fork): a drop counted long ago
+        # is as much a hole in the data as one in the final flush.
+        return ok and total_dropped(self._counters.snapshot()) == 0
+
+    def start(self) -> None:
+        """Start the threads now rather than with the first event (for work that must not wait
+        for one, such as sending what a previous run left behind).  Idempotent."""
+        if self._idle_after_fork and not self._closed:
+            self._start_after_fork()
+
+    def hurry(self) -> None:
+        """From now on send every event as soon as it is encoded (the process is ending).
+
+        Called when SIGTERM reached a framework that shuts down gracefully and then kills the
+        process without an exit hook (uvicorn): events captured meanwhile must not wait for a
+        full batch.  Costs the caller one ``Event.set`` per event from then on.
+        """
+        self._hurry = True
+        self._wake_at = 1
+        self._wake.set()
 
     @property
     def closed(self) -> bool:
@@ -221,7 +257,7 @@ class Engine:
         values, unsent, backlog = self._sender.snapshot()
         queued = len(self._queue)  # read once: the caller's threads keep appending
         values["enqueued"] = self._taken + queued
-        for key in ("exported", "failed", "retried", "batches", "bytes"):
+        for key in ("exported", "failed", "retried_events", "retried_requests", "batches", "bytes"):
             values.setdefault(key, 0)
         values["dropped"] = total_dropped(values)
         values["queued"] = queued
@@ -250,8 +286,12 @@ class Engine:
         self._batcher = Batcher(limits.max_batch_size, limits.max_batch_bytes, limits.flush_interval)
         self._taken = 0  # items taken off the queue (for "enqueued")
         self._in_hand = 0  # taken by the worker, not yet in the batcher or the sender
+        self._hurry = False
+        # Wake the worker early, whatever the batch size: it encodes items into the batch as
+        # they come, so the queue (raw items, the costly part) stays short.
+        self._wake_at = min(limits.max_batch_size, 256)
 
-    def _start_threads(self) -> None:
+    def _start_threads(self, run: bool = True) -> None:
         limits = self._limits
         if limits.spill_dir is not None:
             self._spill = Spill(
@@ -273,9 +313,11 @@ class Engine:
             pressure=lambda: len(self._queue) >= self._max_queue // 2,
             on_idle=self._wake.set,
             retry_interval=max(limits.flush_interval, 1.0),
+            run=run,
         )
         self._worker = threading.Thread(target=self._run, name="openfeature-s3-export", daemon=True)
-        self._worker.start()
+        if run:
+            self._worker.start()
 
     def _fold_hot_counters(self) -> None:
         if self._fork_stranded:
@@ -335,8 +377,9 @@ class Engine:
             failed_before = self._failures()
             deadline = min((r.deadline for r in requests if r.deadline is not None), default=None)
             self._drain(deadline)
+            self._check_overdue()
             batcher = self._batcher
-            if batcher.lines and (requests or self._stopping or batcher.seconds_left() == 0.0):
+            if batcher.lines and (requests or self._stopping or self._hurry or batcher.seconds_left() == 0.0):
                 nbytes = batcher.nbytes
                 self._sender.send(batcher.take(), nbytes, deadline)
             sent = self._sender.wait_sent(deadline) if requests or self._stopping else True
@@ -362,80 +405,98 @@ class Engine:
         queue = self._queue
         popleft = queue.popleft
         encode = self._encode
-        max_event = self._limits.max_event_bytes
+        check_above = self._odd.check_above
         while queue:
             # Only this thread takes from the queue, so it holds at least len(queue) items.
             items = [popleft() for _ in range(min(len(queue), _CHUNK))]
             self._taken += len(items)
             self._in_hand = len(items)
             if self._skips:  # one at a time: a stateful encode must never see an item twice
-                lines = self._encode_each(items)
+                lines, items = self._odd.encode_each(items)
             else:
                 try:
                     # the loop in C: the common case (without skips, encode never returns None)
                     lines = list(map(encode, items))  # type: ignore[arg-type]
                 except Exception:
-                    lines = self._encode_each(items)  # one item is bad: again, one at a time
+                    lines, items = self._odd.encode_each(items)  # one item is odd: one at a time
             sizes = list(map(len, map(line_data, lines)))
-            if sizes and max(sizes) > max_event:
-                lines, sizes = self._drop_too_large(lines, sizes)
+            if sizes and max(sizes) > check_above:
+                lines, sizes = self._odd.shrink(items, lines, sizes)
             done = self._batcher.extend(lines, sizes)
             self._in_hand = sum(len(batch) for batch, _ in done)
             for batch, nbytes in done:
                 self._in_hand -= len(batch)
                 self._sender.send(batch, nbytes, deadline)
 
-    def _encode_each(self, items: list[Any]) -> list[EncodedLine]:
-        """Encode *items* one by one, dropping (and counting) those that cannot be encoded, and
-        leaving out those *encode* skipped."""
-        lines: list[EncodedLine] = []
-        for item in items:
-            try:
-                line = self._encode(item)
-            except Exception as exc:
-                self._reject(exc)
-            else:
-                if line is not None:
-                    lines.append(line)
-        return lines
-
-    def _drop_too_large(
-        self, lines: list[EncodedLine], sizes: list[int]
-    ) -> tuple[list[EncodedLine], list[int]]:
-        limit = self._limits.max_event_bytes
-        kept = [(line, size) for line, size in zip(lines, sizes, strict=True) if size <= limit]
-        for size in sizes:
-            if size > limit:
-                self._drop(
-                    DROP_TOO_LARGE, "event dropped: %d bytes encoded, max_event_bytes is %d", size, limit
-                )
-        return [line for line, _ in kept], [size for _, size in kept]
-
-    def _reject(self, exc: Exception) -> None:
-        if isinstance(exc, EncodingError):
-            self._drop(DROP_UNSERIALIZABLE, "event dropped: %s", exc)
-        else:  # hostile input (a __str__ that raises, ...) drops one event only
-            self._drop(DROP_UNSERIALIZABLE, "event dropped: cannot build row: %r", exc)
-
-    def _drop(self, reason: str, msg: str, *args: object) -> None:
-        self._counters.add(drop_key(reason))
-        self._log.warning(reason, msg, *args)
-
     # -- process lifecycle ----------------------------------------------------------------
 
     def _recover_from_silent_fork(self) -> None:
         stranded = len(self._queue) + len(self._batcher)
         self.after_fork_in_child()
+        if self._idle_after_fork:
+            self._start_after_fork()  # now, so that the counts below are not reset by it
         # The stranded items mix the parent's (which the parent exports) with this child's
         # (lost): counted so the loss is visible, and explained once in the log.
         self._counters.add(drop_key(DROP_FORK_WITHOUT_HOOKS), stranded)
         self._fork_stranded = stranded  # logged by the new worker: this is the caller's thread
 
     def after_fork_in_child(self) -> None:
-        """Start the child empty, with fresh locks (the parent's may have been held mid-fork)
-        and threads: the parent still owns, and exports, everything queued before the fork."""
+        """Start the child empty, with fresh locks (the parent's may have been held mid-fork):
+        the parent still owns, and exports, everything queued before the fork.
+
+        The threads start with the child's first event, not here: a fork hook runs before the
+        child's own set-up (gevent's workers patch ``threading`` after the fork), and threads
+        started too early end in tracebacks at exit.  Until then ``submit`` finds the queue
+        "full" (a bound of 0) and takes the slow branch that starts them: no cost per event.
+        """
         if self._spill is not None:
             self._spill.after_fork_in_child()  # the parent's segments stay the parent's
         self._init_state()
         if not self._closed:
-            self._start_threads()
+            self._start_threads(run=False)
+            self._wait_for_first_event(reinit=True)
+
+    def _wait_for_first_event(self, *, reinit: bool) -> None:
+        """Leave the threads unstarted until the first event: a process that never captures
+        one (gunicorn's master under ``--preload``) never runs them, and a forked child starts
+        them after its own set-up.  Until then ``submit`` finds the queue "full" (a bound of
+        0) and takes the slow branch that starts them: no cost per event."""
+        self._fork_claim = itertools.count()
+        self._reinit_on_start = reinit
+        self._idle_after_fork = True
+        self._max_queue = 0
+
+    def _start_after_fork(self) -> None:
+        """The first event: start the threads now (caller's thread, once)."""
+        if next(self._fork_claim) == 0:
+            # A changed pid here: a fork that ran no hooks (uWSGI) of a process that never
+            # captured anything.  That child gets fresh state too.
+            if self._reinit_on_start or self._pid != os.getpid():
+                # Locks and events made again, now: made in the fork hook they would be the
+                # unpatched kind under gevent, and block its only OS thread.
+                self._init_state()
+                self._start_threads()
+            else:
+                self._sender.thread.start()
+                self._worker.start()
+            self._max_queue = self._limits.max_queue_size
+            self._idle_after_fork = False
+        else:  # another thread is starting them: wait, once per process (yields under gevent)
+            while self._idle_after_fork:
+                time.sleep(0.001)
+
+    def _check_overdue(self) -> None:
+        """Say so when a batch is far past due: the process was frozen with events pending
+        (AWS Lambda between invocations, SIGSTOP, a suspended host)."""
+        interval = self._limits.flush_interval
+        late = self._batcher.overdue()
+        if late > max(_OVERDUE_FACTOR * interval, 2.0):
+            self._counters.add("overdue_batches")
+            self._log.warning(
+                "overdue",
+                "a batch of %d events left %.1f s after it was due: this process was frozen or "
+                "starved with events pending%s",
+                len(self._batcher),
+                late,
+                self._frozen_hint,
+            )

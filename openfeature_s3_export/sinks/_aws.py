@@ -63,22 +63,40 @@ class SinkConfigurationError(RuntimeError):
     """
 
 
+_DEFAULT_BUDGET = 30.0  # seconds of retrying when neither the caller nor the policy gives a limit
+
+TIMEOUT_STEPS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+"""Read timeouts (seconds) of the clients used when less time is left than a call may take."""
+
+SHORTEST_CALL = 2 * TIMEOUT_STEPS[0]
+"""The longest the shortest capped call may take (connect, then read, each at the first step):
+no call starts with less time than this left before the deadline."""
+
+
 @attrs.frozen(slots=True)
 class RetryPolicy:
     """How an AWS sink retries throttled and failed records before giving a batch back.
 
     Exponential backoff with full jitter (a random sleep between 0 and
-    ``min(max_delay, base_delay * 2**attempt)``), at most ``max_attempts`` sends per record,
-    and never past ``max_elapsed`` seconds after the first send nor past the pipeline's export
-    deadline.  Records still undelivered then go back to the pipeline's failure path.
+    ``min(max_delay, base_delay * 2**attempt)``), resending until the pipeline's export
+    deadline (``export_timeout`` after the batch was handed over).  ``max_elapsed`` (seconds
+    after the first send) and ``max_attempts`` (sends per record) set tighter limits when given;
+    by default there are none, so an outage shorter than the export timeout loses nothing.
+    Records still undelivered then go back to the pipeline's failure path.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.1.0
+       ``max_attempts`` and ``max_elapsed`` default to ``None``: retry until the deadline.
     """
 
-    max_attempts: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    max_attempts: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
     base_delay: float = attrs.field(default=0.05, validator=attrs.validators.ge(0))
     max_delay: float = attrs.field(default=5.0, validator=attrs.validators.ge(0))
-    max_elapsed: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    max_elapsed: float | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
+    )
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """The sleep before retry number *attempt* (0 for the first retry)."""
@@ -91,19 +109,27 @@ class Backoff:
 
     def __init__(self, policy: RetryPolicy, deadline: float | None, rng: random.Random) -> None:
         self._policy = policy
-        stop = time.monotonic() + policy.max_elapsed
-        self._stop = stop if deadline is None else min(stop, deadline)
+        now = time.monotonic()
+        limits = [now + policy.max_elapsed] if policy.max_elapsed is not None else []
+        if deadline is not None:
+            limits.append(deadline)
+        self.stop = min(limits) if limits else now + _DEFAULT_BUDGET
+        """The ``time.monotonic()`` by which every call of this batch must have returned."""
         self._rng = rng
         self.attempt = 1
 
     def wait(self) -> bool:
-        """Sleep before the next attempt; ``False`` when the budget does not allow one."""
-        if self.attempt >= self._policy.max_attempts:
+        """Sleep before the next attempt; ``False`` when the budget does not allow one.
+
+        The pause is shortened so that one call of the shortest timeout still fits before
+        :attr:`stop`: a long outage ends in a last attempt, not in an early give-up.
+        """
+        if self._policy.max_attempts is not None and self.attempt >= self._policy.max_attempts:
             return False
-        pause = self._policy.delay(self.attempt - 1, self._rng)
-        if time.monotonic() + pause >= self._stop:
+        room = self.stop - time.monotonic() - SHORTEST_CALL
+        if room <= 0:
             return False
-        time.sleep(pause)
+        time.sleep(min(self._policy.delay(self.attempt - 1, self._rng), room))
         self.attempt += 1
         return True
 
@@ -215,12 +241,26 @@ class AwsSettings(TypedDict, total=False):
     retry: RetryPolicy | None
 
 
+def _no_expect_continue(params: dict[str, Any], **kwargs: Any) -> None:
+    params.get("headers", {}).pop("Expect", None)
+
+
+class DeadlineReached(Exception):
+    """Too little time is left before the export deadline for one more call."""
+
+
 class ClientFactory:
-    """Creates the boto3 client on first use, again after ``fork()``, or returns the caller's.
+    """Creates the boto3 clients on first use, again after ``fork()``, or returns the caller's.
 
     Clients follow boto3's standard configuration: the credential chain, ``AWS_REGION`` /
     ``AWS_DEFAULT_REGION``, ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``.  botocore's
     own retries are off (one attempt per call) because the sinks retry per record.
+
+    A botocore client's timeouts are fixed when it is made, so a call that must end by a
+    deadline closer than the configured timeouts allow goes through a second client whose read
+    timeout is one of :data:`TIMEOUT_STEPS` (made when first needed, at most one per step):
+    every call returns by the deadline, even against an endpoint that accepts connections and
+    never answers.  No global state is touched.
     """
 
     def __init__(self, service: str, options: AwsOptions, default_read_timeout: float = 30.0) -> None:
@@ -229,39 +269,78 @@ class ClientFactory:
         self._read_timeout = options.read_timeout or default_read_timeout
         self._lock = threading.Lock()
         self._client: Any = None
+        self._capped: dict[float, Any] = {}
+        self._session: Any = None
         self._pid = -1
 
-    def get(self) -> Any:
-        """The client to use now (raises botocore's error when one cannot be made)."""
+    def get(self, deadline: float | None = None) -> Any:
+        """The client for a call that must return by *deadline* (a ``time.monotonic()``).
+
+        :raises DeadlineReached: when not even the shortest timeout fits before *deadline*.
+        Raises botocore's error when a client cannot be made.
+        """
         if self._options.client is not None:
-            return self._options.client
+            return self._options.client  # the caller's own client keeps its own timeouts
         pid = os.getpid()
         if self._client is None or self._pid != pid:
             with self._lock:
                 if self._client is None or self._pid != pid:
-                    self._client, self._pid = self._create(), pid
-        return self._client
+                    self._capped, self._session = {}, None
+                    self._client, self._pid = self._create(None), pid
+        if deadline is None:
+            return self._client
+        connect = self._options.connect_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if connect + self._read_timeout <= left:
+                return self._client
+            step = self.step_for(left)
+            if step is None:
+                raise DeadlineReached(f"{left:.2f} s left before the export deadline")
+            client = self._capped.get(step)
+            if client is not None:
+                return client
+            with self._lock:
+                self._capped[step] = self._create(step)
+            # Making it took time: look again, with a shorter step if it no longer fits.
 
-    def _create(self) -> Any:
+    def step_for(self, left: float) -> float | None:
+        """The longest read timeout of :data:`TIMEOUT_STEPS` whose worst-case call (connect,
+        then read) fits in *left* seconds; ``None`` when none does."""
+        connect = self._options.connect_timeout
+        fitting = [s for s in TIMEOUT_STEPS if min(connect, s) + s <= left]
+        return fitting[-1] if fitting else None
+
+    def _create(self, step: float | None) -> Any:
         import boto3
         from botocore.config import Config
 
+        connect = self._options.connect_timeout
         config = Config(
-            retries={"mode": "standard", "max_attempts": 1},
-            connect_timeout=self._options.connect_timeout,
-            read_timeout=self._read_timeout,
+            # total_max_attempts, not max_attempts: botocore reads the latter as retries, so
+            # max_attempts=1 made every call two attempts (and doubled each timeout).
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=connect if step is None else min(connect, step),
+            read_timeout=self._read_timeout if step is None else step,
             user_agent_extra=f"openfeature-s3-export/{__version__}",
         )
-        session = boto3.session.Session()
+        if self._session is None:
+            self._session = boto3.session.Session()
+        session = self._session
         # botocore reads AWS_DEFAULT_REGION and the config file but not AWS_REGION, which the
         # other AWS SDKs and Lambda use: honour both.
         region = self._options.region or session.region_name or os.environ.get("AWS_REGION") or None
-        return session.client(
-            self.service,  # type: ignore[call-overload]
+        client = session.client(
+            self.service,
             region_name=region,
             endpoint_url=self._options.endpoint_url,
             config=config,
         )
+        # botocore sends every S3 body with "Expect: 100-continue" and, when no answer comes,
+        # waits a fixed second before sending the body anyway: a delay outside both timeouts.
+        # Our bodies are one batch (a few MiB at most): send them at once.  This client only.
+        client.meta.events.register_last("before-call.s3", _no_expect_continue)
+        return client
 
     def describe(self) -> str:
         """Where the client points (region and endpoint), for error messages; no secrets."""

@@ -22,6 +22,7 @@ from ._aws import (
     AwsOptions,
     Backoff,
     ClientFactory,
+    DeadlineReached,
     SinkConfigurationError,
     classify,
     classify_code,
@@ -64,8 +65,9 @@ class Limits:
     max_call_bytes: int
 
 
-PutFunction = Callable[[Sequence[AwsRecord]], list["str | None"]]
-"""Sends one call; returns each record's error code (``None`` when it landed), in order."""
+PutFunction = Callable[[Sequence[AwsRecord], "float | None"], list["str | None"]]
+"""Sends one call that must return by a ``time.monotonic()`` deadline; returns each record's
+error code (``None`` when it landed), in order."""
 
 
 def chunk(records: Sequence[AwsRecord], limits: Limits) -> Iterator[list[AwsRecord]]:
@@ -88,8 +90,10 @@ class Delivery:
 
     landed: list[AwsRecord]
     failed: list[EncodedLine]
-    retried: int
-    """Lines sent again (once per resend)."""
+    retried_events: int
+    """Lines that needed more than one send (each counted once)."""
+    retried_requests: int
+    """Calls that were resends."""
     error: str | None
 
 
@@ -112,39 +116,59 @@ class RecordSender:
         self._rng = random.Random()
 
     def send(self, records: Sequence[AwsRecord], deadline: float | None) -> Delivery:
-        """Send *records* until each landed, failed for good, or the retry budget ran out."""
+        """Send *records* until each landed, failed for good, or the retry budget ran out.
+
+        Every call is made to return by the budget's end (see :class:`ClientFactory`), so this
+        returns by *deadline* however the endpoint behaves.
+        """
         backoff = Backoff(self._retry, deadline, self._rng)
         landed: list[AwsRecord] = []
         failed: list[EncodedLine] = []
         pending = list(records)
-        retried = 0
+        resent: dict[int, AwsRecord] = {}
+        resends = 0
         error: str | None = None
         while pending:
-            again, error = self._round(pending, landed, failed, error)
+            again, error, calls = self._round(pending, landed, failed, error, backoff.stop)
+            resends += calls if resent else 0
             if not again:
                 break
             if not backoff.wait():
                 failed.extend(lines_of(again))
+                error = f"{error} (gave up retrying: export deadline or RetryPolicy limit)"
                 break
             self._counters.add(self._retried_key, len(again))
-            retried += sum(len(record.lines) for record in again)
+            resent.update((id(record), record) for record in again)
             pending = again
-        return Delivery(landed, failed, retried, error if failed else None)
+        retried_events = sum(len(record.lines) for record in resent.values())
+        return Delivery(landed, failed, retried_events, resends, error if failed else None)
 
     def _round(
-        self, pending: list[AwsRecord], landed: list[AwsRecord], failed: list[EncodedLine], error: str | None
-    ) -> tuple[list[AwsRecord], str | None]:
-        """Send every pending record once; returns those worth resending and the last error."""
+        self,
+        pending: list[AwsRecord],
+        landed: list[AwsRecord],
+        failed: list[EncodedLine],
+        error: str | None,
+        stop: float,
+    ) -> tuple[list[AwsRecord], str | None, int]:
+        """Send every pending record once; returns those worth resending, the last error and
+        how many calls were made."""
         counters = self._counters
         again: list[AwsRecord] = []
         calls = list(chunk(pending, self._limits))
         for index, call in enumerate(calls):
-            counters.add("requests")
             for record in call:
                 record.sends += 1
             try:
-                codes = self._put(call)
+                codes = self._put(call, stop)
+            except DeadlineReached as exc:
+                # No call fits before the deadline: what was not sent yet fails now.
+                for record in call:
+                    record.sends -= 1
+                failed.extend(lines_of(again + [r for rest in calls[index:] for r in rest]))
+                return [], f"{self._what}: export deadline reached ({exc})", index
             except Exception as exc:
+                counters.add("requests")
                 counters.add("failed_requests")
                 kind = classify(exc)
                 error = describe_error(exc, self._what)
@@ -152,11 +176,12 @@ class RecordSender:
                     # Configuration problems (no stream, no access) fail every record now,
                     # those this round already meant to resend included.
                     failed.extend(lines_of(again + [r for rest in calls[index:] for r in rest]))
-                    return [], error
+                    return [], error, index + 1
                 if kind == "throttled":
                     counters.add("throttled", len(call))
                 again.extend(call)
                 continue
+            counters.add("requests")
             if len(codes) != len(call):
                 # Never guess which records landed: resend all of them (duplicates are
                 # removable by event_id, lost lines are not).
@@ -176,7 +201,7 @@ class RecordSender:
                     counters.add("throttled")
                 again.append(record)
                 error = f"{self._what}: {code}"
-        return again, error
+        return again, error, len(calls)
 
 
 class AwsSink(BaseSink):
@@ -231,7 +256,7 @@ class RecordSink(AwsSink):
         self._billed = billed
         self._records = self._sender(self._put, limits, "records")
 
-    def _put(self, call: Sequence[AwsRecord]) -> list[str | None]:
+    def _put(self, call: Sequence[AwsRecord], deadline: float | None) -> list[str | None]:
         raise NotImplementedError
 
     def _send(self, records: Sequence[AwsRecord], too_large: int, deadline: float | None) -> ExportResult:
@@ -250,6 +275,7 @@ class RecordSink(AwsSink):
             delivered=delivered,
             failed=delivery.failed,
             dropped={DROP_RECORD_TOO_LARGE: too_large} if too_large else {},
-            retried=delivery.retried,
+            retried_events=delivery.retried_events,
+            retried_requests=delivery.retried_requests,
             error=delivery.error,
         )

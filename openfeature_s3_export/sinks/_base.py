@@ -28,8 +28,11 @@ class ExportResult:
     delivered: int
     failed: Sequence[EncodedLine] = ()
     dropped: Mapping[str, int] = attrs.field(factory=dict)
-    retried: int = 0
-    """Records sent again after a retryable failure (counted once per resend)."""
+    retried_events: int = 0
+    """Events that needed more than one send to land or fail, each counted once however many
+    resends it took (``stats()["retried_events"]``)."""
+    retried_requests: int = 0
+    """Calls that were resends, whatever they carried (``stats()["retried_requests"]``)."""
     error: str | None = None
     """Why ``failed`` is not empty, for the log."""
 
@@ -44,7 +47,7 @@ class Sink(Protocol):
     in :attr:`ExportResult.failed`.  An exception is treated as the whole batch failing.
 
     Optional methods the pipeline uses when a sink has them: ``start()``, called once on the
-    sender thread when the exporter starts (and again in a forked child) to build clients
+    sender thread when the first event arrives (and again in a forked child) to build clients
     before the first batch; ``stats()``, the sink's own counters (shown as ``sink.<name>``).
     Every sink of this package also offers ``check()`` for users to verify the configuration
     at start-up.

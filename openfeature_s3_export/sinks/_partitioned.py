@@ -141,8 +141,10 @@ class PutOutcome:
 
     error: str | None = None
     """Why the body was not stored, or ``None`` when it was."""
-    retried: int = 0
-    """Lines sent again after a retryable failure (counted once per resend)."""
+    retried_events: int = 0
+    """Lines that needed more than one send (each counted once)."""
+    retried_requests: int = 0
+    """Calls that were resends."""
 
 
 Put = Callable[[str, bytes, Sequence[EncodedLine], "float | None"], PutOutcome]
@@ -168,14 +170,15 @@ class PartitionWriter:
 
     def export(self, batch: Sequence[EncodedLine], deadline: float | None) -> ExportResult:
         """Store *batch*; a partition whose body was not stored comes back as failed."""
-        delivered = retried = 0
+        delivered = retried_events = retried_requests = 0
         failed: list[EncodedLine] = []
         errors: list[str] = []
         counters = self._counters
         for partition, lines in group_by_partition(batch).items():
             body = self.body.encode(lines)
             outcome = self._put(partition, body, lines, deadline)
-            retried += outcome.retried
+            retried_events += outcome.retried_events
+            retried_requests += outcome.retried_requests
             if outcome.error is not None:
                 failed.extend(lines)
                 errors.append(outcome.error)
@@ -186,5 +189,9 @@ class PartitionWriter:
             counters.add("payload_bytes", payload_size(lines))
             counters.add("object_bytes", len(body))
         return ExportResult(
-            delivered=delivered, failed=failed, retried=retried, error="; ".join(errors) or None
+            delivered=delivered,
+            failed=failed,
+            retried_events=retried_events,
+            retried_requests=retried_requests,
+            error="; ".join(errors) or None,
         )

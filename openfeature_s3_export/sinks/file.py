@@ -77,7 +77,7 @@ class FileSink(BaseSink):
                 # The partition folder was removed under us (cleanup job): forget it, retry once.
                 self._folders.discard(partition)
                 self._write(partition, name, body)
-                return PutOutcome(retried=len(lines))
+                return PutOutcome(retried_events=len(lines), retried_requests=1)
         except OSError as exc:
             return PutOutcome(f"{partition}: {exc}")
         return PutOutcome()

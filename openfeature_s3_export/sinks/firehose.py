@@ -109,8 +109,8 @@ class FirehoseSink(RecordSink):
             records.append(AwsRecord(b"".join(parts), lines))
         return records, too_large
 
-    def _put(self, call: Sequence[AwsRecord]) -> list[str | None]:
-        response = self._clients.get().put_record_batch(
+    def _put(self, call: Sequence[AwsRecord], deadline: float | None) -> list[str | None]:
+        response = self._clients.get(deadline).put_record_batch(
             DeliveryStreamName=self.delivery_stream, Records=[{"Data": record.data} for record in call]
         )
         if not response.get("FailedPutCount"):

@@ -88,8 +88,8 @@ class KinesisSink(RecordSink):
                 records.append(record)
         return self._send(records, too_large, deadline)
 
-    def _put(self, call: Sequence[AwsRecord]) -> list[str | None]:
-        response = self._clients.get().put_records(
+    def _put(self, call: Sequence[AwsRecord], deadline: float | None) -> list[str | None]:
+        response = self._clients.get(deadline).put_records(
             StreamName=self.stream_name,
             Records=[{"Data": record.data, "PartitionKey": record.key} for record in call],
         )

@@ -96,12 +96,12 @@ class S3Sink(AwsSink):
     ) -> PutOutcome:
         record = AwsRecord(body, lines, key=f"{self.prefix}{partition}/{self._writer.new_name()}")
         delivery = self._objects.send([record], deadline)
-        return PutOutcome(delivery.error, delivery.retried)
+        return PutOutcome(delivery.error, delivery.retried_events, delivery.retried_requests)
 
-    def _put_object(self, call: Sequence[AwsRecord]) -> list[str | None]:
+    def _put_object(self, call: Sequence[AwsRecord], deadline: float | None) -> list[str | None]:
         (record,) = call
         try:
-            self._clients.get().put_object(
+            self._clients.get(deadline).put_object(
                 Bucket=self.bucket,
                 Key=record.key,
                 Body=record.data,
@@ -134,7 +134,7 @@ class S3Sink(AwsSink):
     def start(self) -> None:
         """Build the boto3 client (and load pyarrow's writers) now, before the first batch.
 
-        The pipeline calls this on its sender thread when the exporter starts.
+        The pipeline calls this on its sender thread when the first event arrives.
         """
         super().start()
         self._writer.body.warm_up()

@@ -122,7 +122,7 @@ def test_a_fatal_call_fails_the_records_the_round_meant_to_resend() -> None:
     """
     from botocore.exceptions import ClientError
 
-    def put(call: Sequence[AwsRecord]) -> list[str | None]:
+    def put(call: Sequence[AwsRecord], deadline: float | None) -> list[str | None]:
         if call[0].key == "first":
             return ["ProvisionedThroughputExceededException"]
         error = {"Error": {"Code": "AccessDeniedException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
@@ -133,7 +133,7 @@ def test_a_fatal_call_fails_the_records_the_round_meant_to_resend() -> None:
     records = [AwsRecord(lines[0].data, lines[:1], "first"), AwsRecord(b"", lines[1:], "second")]
     sender = RecordSender("stream", put, Limits(1, 10**9), AwsOptions(), Counters(), "records")
     delivery = sender.send(records, None)
-    assert (delivery.landed, delivery.failed, delivery.retried) == ([], lines, 0)
+    assert (delivery.landed, delivery.failed, delivery.retried_events) == ([], lines, 0)
     assert "access denied" in (delivery.error or "")
 
 

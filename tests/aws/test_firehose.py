@@ -90,10 +90,12 @@ def test_oversized_event_is_dropped_with_its_own_reason(delivery_stream: tuple[s
 def test_oversized_event_through_the_pipeline_is_counted(delivery_stream: tuple[str, str]) -> None:
     stream, _ = delivery_stream
     sink = FirehoseSink(stream)
-    exporter = EventExporter(sink, max_event_bytes=3_000_000, register_atexit=False)
+    exporter = EventExporter(
+        sink, max_event_bytes=3_000_000, max_value_bytes=3_000_000, register_atexit=False
+    )
     exporter.track("small")
     exporter.track("huge", attributes={"blob": "x" * 1_100_000})
-    assert exporter.shutdown(timeout=20)
+    assert not exporter.shutdown(timeout=20), "an event was dropped"
     stats = exporter.stats()
     assert stats["exported"] == 1
     assert stats["dropped.record_too_large"] == 1
@@ -236,7 +238,7 @@ def test_injected_fatal_record_codes_fail_at_once_without_a_resend(
     result = sink.export(events)
     assert faults.injected_failures > 0
     assert faults.calls == 1 and faults.records_attempted == 300, "nothing was sent twice"
-    assert sink.stats().get("retried_records", 0) == 0 and result.retried == 0
+    assert sink.stats().get("retried_records", 0) == 0 and result.retried_events == 0
     assert (result.delivered, len(result.failed)) == (
         300 - faults.injected_failures,
         faults.injected_failures,
