@@ -5,6 +5,7 @@ builder and the sink.
 """
 
 from ._batcher import Batcher
+from ._lifecycle import DROP_FORK_WITHOUT_HOOKS
 from ._odd import DROP_TOO_LARGE, DROP_UNSERIALIZABLE
 from ._sender import DROP_EXPORT_FAILED, Sender
 from ._spill import (
@@ -15,7 +16,6 @@ from ._spill import (
     Spill,
 )
 from ._worker import (
-    DROP_FORK_WITHOUT_HOOKS,
     DROP_QUEUE_FULL,
     DROP_SHUTDOWN,
     Engine,
