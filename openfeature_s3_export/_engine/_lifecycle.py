@@ -15,16 +15,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .._counters import Counters, drop_key
 from .._log import RateLimitedLog
 from ._batcher import Batcher
+from ._limits import Limits
 from ._sender import Export, Sender
 from ._spill import Spill
-
-if TYPE_CHECKING:
-    from ._worker import Limits
 
 DROP_FORK_WITHOUT_HOOKS: Final = "fork_without_hooks"
 """Drop reason: events stranded in a child forked without ``os.register_at_fork`` hooks."""

@@ -18,41 +18,24 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-import attrs
-
 from .._counters import Counters, HotCounter, drop_key, total_dropped
 from .._encoding import EncodedLine, line_data
 from .._log import RateLimitedLog, logger
 from ._batcher import Batcher
 from ._lifecycle import DROP_FORK_WITHOUT_HOOKS, Lifecycle
+from ._limits import Limits
 from ._odd import OddLines, Rescue
 from ._sender import DROP_EXPORT_FAILED, Export
 from ._spill import add_spill_stats
 
 DROP_QUEUE_FULL: Final = "queue_full"
+"""Drop reason: events captured while the queue was full (never queued)."""
 DROP_SHUTDOWN: Final = "shutdown"
+"""Drop reason: events captured after shutdown began, or left in the queue when it ended."""
 DROP_INTERNAL_ERROR: Final = "internal_error"
 """Drop reason: events the worker held when a bug in this library stopped it (logged)."""
 
 _CHUNK = 512  # items the worker takes off the queue at a time
-
-
-@attrs.frozen(slots=True)
-class Limits:
-    """How much the engine holds, and when a batch goes."""
-
-    max_queue_size: int
-    max_batch_size: int
-    max_batch_bytes: int
-    flush_interval: float
-    max_event_bytes: int
-    export_timeout: float
-    spill_dir: str | None = None
-    """Where batches that cannot be delivered wait on disk (``None``: no spill)."""
-    spill_max_bytes: int = 512 * 1024 * 1024
-    spill_segment_bytes: int = 4 * 1024 * 1024
-    max_value_bytes: int | None = None
-    """Lines larger than this go through the engine's *rescue* (which may shrink them)."""
 
 
 class _FlushRequest:
@@ -150,8 +133,9 @@ class Engine(Lifecycle):
         """Export everything submitted so far; wait at most *timeout* seconds.
 
         ``True`` when every item submitted before the call was handled and none failed to
-        export.  After a timeout the worker carries on: the sink keeps its whole export
-        timeout, because the caller giving up is no reason to lose events.
+        export or went to the spill instead.  After a timeout the worker carries on: the sink
+        keeps its whole export timeout, because the caller giving up is no reason to lose
+        events.
         """
         return self._flush(max(timeout, 0.0), None)
 
@@ -187,8 +171,9 @@ class Engine(Lifecycle):
         # One deadline for everything.  The sink's last export ends a little before it (a tenth
         # of the timeout, at most 0.1 s), so that its result is counted and the threads have
         # stopped when shutdown returns.
-        self._sender.hurry(deadline - min(timeout / 10, 0.1))
-        ok = self._flush(timeout, deadline - min(timeout / 10, 0.1))
+        sink_deadline = deadline - min(timeout / 10, 0.1)
+        self._sender.hurry(sink_deadline)
+        ok = self._flush(timeout, sink_deadline)
         self._stopping = True
         self._wake.set()
         self._worker.join(max(deadline - time.monotonic(), 0.0))
