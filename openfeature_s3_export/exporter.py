@@ -146,12 +146,14 @@ class EventExporter:
         spill when neither is set).  Several processes may share one.  See ``docs/delivery.md``.
     :param spill_max_bytes: most bytes this process keeps in the spill directory; past it the
         oldest spilled events are dropped (``dropped.spill_cap``).
+    :param register_atexit: flush and shut down at interpreter exit, within
+        ``shutdown_timeout`` (``False``: the application calls :meth:`shutdown`).
 
-    Options not passed are read from ``OPENFEATURE_S3_EXPORT_*`` environment variables when
-    set (docs/privacy.md): ``HASH_SECRET``, ``HASH_KEY_ID``, ``CONTEXT_DENY``,
-    ``CONTEXT_HASH``, ``FLAGS_INCLUDE``, ``FLAGS_EXCLUDE``, ``EXPERIMENTS_ONLY``,
-    ``DEDUP_WINDOW``, ``SAMPLE_RATE``.  Every option runs on the worker thread, before a row
-    is built, for every sink alike.
+    Privacy and volume options not passed are read from ``OPENFEATURE_S3_EXPORT_*``
+    environment variables when set (docs/privacy.md): ``HASH_SECRET``, ``HASH_KEY_ID``,
+    ``CONTEXT_DENY``, ``CONTEXT_HASH``, ``FLAGS_INCLUDE``, ``FLAGS_EXCLUDE``,
+    ``EXPERIMENTS_ONLY``, ``DEDUP_WINDOW``, ``SAMPLE_RATE``.  They all run on the worker
+    thread, before a row is built, for every sink alike.
 
     .. versionadded:: 0.1.0
     """
@@ -283,8 +285,9 @@ class EventExporter:
         """Export everything queued so far; wait at most *timeout* seconds.
 
         Returns ``True`` when every event queued before the call was handled and none failed
-        to export, ``False`` on timeout or failure (see :meth:`stats` for the counts).  After a
-        timeout the worker carries on exporting in the background.
+        to export, ``False`` on timeout or failure, or when events went to the spill instead of
+        the sink (see :meth:`stats` for the counts).  After a timeout the worker carries on
+        exporting in the background.
         """
         return self._engine.flush(timeout)
 
@@ -309,13 +312,15 @@ class EventExporter:
 
     def stats(self) -> Mapping[str, int]:
         """Counters: ``enqueued``, ``exported``, ``dropped`` (total) and ``dropped.<reason>``,
-        ``failed``, ``retried_events`` (events that needed more than one send, each counted
-        once), ``retried_requests`` (sink calls that were resends), ``degraded.<reason>``
-        (values replaced by a marker; the events were kept), ``overdue_batches`` (batches that
-        left far past due: the process was frozen), ``batches``, ``bytes`` (encoded bytes handed to the sink),
-        ``queued`` (records waiting for the worker), ``pending`` (encoded events in batches not
-        yet exported), ``vendor_track_errors``, ``duplicate_hook_calls`` (evaluations a second
-        ``ExportHook`` of this exporter saw and ignored), the privacy and volume options' counts
+        ``failed`` (events the sink could not deliver: spilled with a ``spill_dir``, otherwise
+        dropped as ``export_failed``), ``retried_events`` (events that needed more than one
+        send, each counted once), ``retried_requests`` (sink calls that were resends),
+        ``degraded.<reason>`` (values replaced by a marker; the events were kept),
+        ``overdue_batches`` (batches that left far past due: the process was frozen),
+        ``batches``, ``bytes`` (encoded bytes handed to the sink), ``queued`` (records waiting
+        for the worker), ``pending`` (encoded events in batches not yet exported),
+        ``vendor_track_errors``, ``duplicate_hook_calls`` (evaluations a second ``ExportHook`` of
+        this exporter saw and ignored), the privacy and volume options' counts
         (docs/privacy.md): ``filtered``, ``deduplicated``, ``sampled_out`` (events the options
         kept out, on purpose: not drops) and ``hashed`` (exported events with a value hashed),
         plus the sink's own counters under ``sink.<name>``.
@@ -330,11 +335,11 @@ class EventExporter:
 
         Every event is accounted for: ``enqueued + spill_adopted == exported + queued + pending
         + spill_backlog_events + dropped after enqueue + filtered + deduplicated + sampled_out``
-        (dropped after enqueue: every reason except ``queue_full``, ``shutdown`` and
-        ``capture_error``, which are counted before an event enters the queue; ``hashed``
-        events are also counted as exported).  A spilled event leaves ``pending`` for
-        ``spill_backlog_events`` and, once replayed, leaves that for ``exported``; without a
-        spill both spill terms are 0.
+        (dropped after enqueue: every reason except ``queue_full``, ``shutdown``,
+        ``capture_error`` and ``fork_without_hooks``, which count events that never entered
+        this process's ``enqueued``; ``hashed`` events are also counted as exported).  A
+        spilled event leaves ``pending`` for ``spill_backlog_events`` and, once replayed,
+        leaves that for ``exported``; without a spill both spill terms are 0.
         """
         values = self._engine.stats()
         for key in ("vendor_track_errors", "duplicate_hook_calls", *_POLICY_COUNTERS):

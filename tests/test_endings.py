@@ -185,14 +185,20 @@ class Traffic:
 
 
 def _serve_and_terminate(
-    tmp_path: Path, command: list[str], port: int, workers: int = 1
+    tmp_path: Path,
+    command: list[str],
+    port: int,
+    workers: int = 1,
+    app: str = ASGI_APP,
+    ready: str = "/health",
 ) -> tuple[Traffic, str]:
-    _write(tmp_path, "app.py", ASGI_APP)
+    """Serve *app* with *command*, send SIGTERM mid-stream, and return the traffic and stderr."""
+    _write(tmp_path, "app.py", app)
     server = subprocess.Popen(
         command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_until(lambda: _get(f"http://127.0.0.1:{port}/health", 1.0) == "ok" or server.poll() is not None)
+        wait_until(lambda: _get(f"http://127.0.0.1:{port}{ready}", 1.0) == "ok" or server.poll() is not None)
         assert server.poll() is None, server.communicate()
         traffic = Traffic(port)
         # Mid-stream: enough answers that every worker took some, requests still in flight.
@@ -263,23 +269,9 @@ def test_sigterm_to_gunicorn_wsgi_workers_delivers_without_tracebacks(
     after that, or they print ``KeyError`` tracebacks at exit."""
     if "gevent" in options:
         pytest.importorskip("gevent")
-    _write(tmp_path, "app.py", WSGI_APP)
     port = _free_port()
     command = [sys.executable, "-m", "gunicorn", "app:app", *options, "-w", "2", "-b", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(
-        command, cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        wait_until(lambda: _get(f"http://127.0.0.1:{port}/", 1.0) == "ok" or server.poll() is not None)
-        traffic = Traffic(port)
-        wait_until(lambda: traffic.count() >= 150, what="traffic")
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=60)
-        traffic.stop()
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
+    traffic, stderr = _serve_and_terminate(tmp_path, command, port, app=WSGI_APP, ready="/")
     assert "Traceback" not in stderr and "KeyError" not in stderr, stderr
     if "gevent" in options and stderr.count("Worker exiting") < 2:
         # Not ours: with gevent and --preload, a worker sometimes ignores SIGTERM until gunicorn

@@ -350,20 +350,17 @@ def test_with_every_option_off_the_row_builder_runs_alone() -> None:
     (Reads the engine's private fields: what is checked is which path was wired.)"""
     from openfeature_s3_export import ContextPolicy, Hashing
 
-    for options in ({}, {"context_policy": ContextPolicy(deny={"email"}, allow={"a.b"})}):
+    def wired(options: dict[str, Any]) -> tuple[object, bool]:
         exporter = EventExporter(InMemorySink(), register_atexit=False, **options)
         try:
-            assert exporter._engine._encode.__func__ is RowBuilder.encode
-            assert exporter._engine._skips is False
+            return exporter._engine._encode.__func__, exporter._engine._skips
         finally:
             exporter.shutdown(1)
+
+    for options in ({}, {"context_policy": ContextPolicy(deny={"email"}, allow={"a.b"})}):
+        assert wired(options) == (RowBuilder.encode, False)
     hashed = {"context_policy": ContextPolicy(hashed={"email"}), "hashing": Hashing("s" * 16)}
-    exporter = EventExporter(InMemorySink(), register_atexit=False, **hashed)
-    try:
-        assert exporter._engine._encode.__func__ is RowBuilder.encode_gated
-        assert exporter._engine._skips is True
-    finally:
-        exporter.shutdown(1)
+    assert wired(hashed) == (RowBuilder.encode_gated, True)
 
 
 # -- the gate and odd values ----------------------------------------------------------------

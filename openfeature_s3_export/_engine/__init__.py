@@ -5,6 +5,8 @@ builder and the sink.
 """
 
 from ._batcher import Batcher
+from ._lifecycle import DROP_FORK_WITHOUT_HOOKS
+from ._limits import Limits
 from ._odd import DROP_TOO_LARGE, DROP_UNSERIALIZABLE
 from ._sender import DROP_EXPORT_FAILED, Sender
 from ._spill import (
@@ -14,13 +16,7 @@ from ._spill import (
     DROP_SPILL_ERROR,
     Spill,
 )
-from ._worker import (
-    DROP_FORK_WITHOUT_HOOKS,
-    DROP_QUEUE_FULL,
-    DROP_SHUTDOWN,
-    Engine,
-    Limits,
-)
+from ._worker import DROP_QUEUE_FULL, DROP_SHUTDOWN, Engine
 
 __all__ = [
     "DROP_EXPORT_FAILED",

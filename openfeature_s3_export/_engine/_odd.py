@@ -5,14 +5,12 @@ what even that cannot save.  The worker's slow path; the normal path never comes
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .._counters import drop_key
 from .._encoding import EncodedLine, EncodingError, line_data
 from .._log import RateLimitedLog
-
-if TYPE_CHECKING:
-    from ._worker import Limits
+from ._limits import Limits
 
 DROP_UNSERIALIZABLE: Final = "unserializable"
 """Drop reason: an item could not be encoded even with its odd values degraded (a bug)."""

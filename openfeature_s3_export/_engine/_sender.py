@@ -28,13 +28,16 @@ class Sender:
 
     While one batch is on the network the worker builds the next, so a slow round trip does
     not stall the queue.  At most two batches wait here (one being exported, one next): when
-    both slots are taken :meth:`send` waits, the worker stops taking events, the queue fills
-    and new events are counted as ``queue_full``; memory stays bounded.
+    both slots are taken :meth:`send` waits and the worker stops taking events, so memory
+    stays bounded; without a spill the queue then fills and new events are counted as
+    ``queue_full``.
 
-    With a *spill*, a batch that fails goes to disk instead of being dropped, and :meth:`send`
-    writes a batch to disk instead of waiting while the sink is failing, while *pressure()*
-    says the queue is filling up, or once its *deadline* (shutdown's) has passed.  Replay
-    batches (:meth:`replay_one`) go out only when nothing else is here.
+    With a *spill*, a batch that fails goes to disk instead of being dropped, and a batch that
+    would wait for a slot goes to disk instead while the sink is failing (then one batch on the
+    network is enough to learn when it is back), while *pressure()* says the queue is filling
+    up, or once shutdown's deadline (*deadline*, or the one given to :meth:`hurry`) has passed;
+    after :meth:`abandon`, every batch.  Replay batches (:meth:`replay_one`) go out only when
+    nothing else is here.
     """
 
     def __init__(

@@ -1,16 +1,16 @@
-"""The engine: a bounded intake queue, the worker thread, the flush protocol, process forks.
+"""The engine: a bounded intake queue, the worker thread and the flush protocol.
 
 It knows nothing about OpenFeature: items go in through :meth:`Engine.submit` (the caller's
 thread: an append to a ``collections.deque``, no lock, no I/O), the worker turns each into an
 encoded line with the ``encode`` it was given, a :class:`Batcher` groups the lines and a
 :class:`Sender` ships them (and, with a spill directory, writes to a :class:`Spill` what it
 cannot ship, and replays it).  Every item ends up exported, on disk, or counted under
-``dropped.<reason>``: nothing is lost silently.
+``dropped.<reason>``: nothing is lost silently.  When the threads start, and what a fork
+does to them, is in :mod:`._lifecycle`.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
@@ -18,41 +18,24 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-import attrs
-
 from .._counters import Counters, HotCounter, drop_key, total_dropped
 from .._encoding import EncodedLine, line_data
 from .._log import RateLimitedLog, logger
 from ._batcher import Batcher
+from ._lifecycle import DROP_FORK_WITHOUT_HOOKS, Lifecycle
+from ._limits import Limits
 from ._odd import OddLines, Rescue
-from ._sender import DROP_EXPORT_FAILED, Export, Sender
-from ._spill import Spill, add_spill_stats
+from ._sender import DROP_EXPORT_FAILED, Export
+from ._spill import add_spill_stats
 
 DROP_QUEUE_FULL: Final = "queue_full"
+"""Drop reason: events captured while the queue was full (never queued)."""
 DROP_SHUTDOWN: Final = "shutdown"
-DROP_FORK_WITHOUT_HOOKS: Final = "fork_without_hooks"
+"""Drop reason: events captured after shutdown began, or left in the queue when it ended."""
 DROP_INTERNAL_ERROR: Final = "internal_error"
 """Drop reason: events the worker held when a bug in this library stopped it (logged)."""
 
 _CHUNK = 512  # items the worker takes off the queue at a time
-
-
-@attrs.frozen(slots=True)
-class Limits:
-    """How much the engine holds, and when a batch goes."""
-
-    max_queue_size: int
-    max_batch_size: int
-    max_batch_bytes: int
-    flush_interval: float
-    max_event_bytes: int
-    export_timeout: float
-    spill_dir: str | None = None
-    """Where batches that cannot be delivered wait on disk (``None``: no spill)."""
-    spill_max_bytes: int = 512 * 1024 * 1024
-    spill_segment_bytes: int = 4 * 1024 * 1024
-    max_value_bytes: int | None = None
-    """Lines larger than this go through the engine's *rescue* (which may shrink them)."""
 
 
 class _FlushRequest:
@@ -74,26 +57,16 @@ Describe = Callable[[int], "str | None"]
 _OVERDUE_FACTOR = 3  # a batch this many flush intervals (at least 2 s) late: the process was frozen
 
 
-class Engine:
+class Engine(Lifecycle):
     """Queue, worker, batches and sender for items that *encode* turns into lines for *export*
     (with *skips*, ``None`` for an item not to export, which *encode* counts itself)."""
 
-    # Set by _init_state (again in a forked child) and _start_threads.
-    _queue: deque[Any]
-    _wake: threading.Event
+    # Set by _init_state (again in a forked child); the rest are declared by Lifecycle.
     _woken: bool
     _lock: threading.Lock
     _dropped_queue_full: HotCounter
     _dropped_shutdown: HotCounter
-    _batcher: Batcher
-    _sender: Sender
-    _worker: threading.Thread
-    _spill: Spill | None = None
-    _counters: Counters
     _in_hand: int
-    _idle_after_fork: bool
-    _fork_claim: itertools.count[int]
-    _reinit_on_start: bool
 
     def __init__(
         self,
@@ -160,8 +133,9 @@ class Engine:
         """Export everything submitted so far; wait at most *timeout* seconds.
 
         ``True`` when every item submitted before the call was handled and none failed to
-        export.  After a timeout the worker carries on: the sink keeps its whole export
-        timeout, because the caller giving up is no reason to lose events.
+        export or went to the spill instead.  After a timeout the worker carries on: the sink
+        keeps its whole export timeout, because the caller giving up is no reason to lose
+        events.
         """
         return self._flush(max(timeout, 0.0), None)
 
@@ -197,8 +171,9 @@ class Engine:
         # One deadline for everything.  The sink's last export ends a little before it (a tenth
         # of the timeout, at most 0.1 s), so that its result is counted and the threads have
         # stopped when shutdown returns.
-        self._sender.hurry(deadline - min(timeout / 10, 0.1))
-        ok = self._flush(timeout, deadline - min(timeout / 10, 0.1))
+        sink_deadline = deadline - min(timeout / 10, 0.1)
+        self._sender.hurry(sink_deadline)
+        ok = self._flush(timeout, sink_deadline)
         self._stopping = True
         self._wake.set()
         self._worker.join(max(deadline - time.monotonic(), 0.0))
@@ -228,12 +203,6 @@ class Engine:
         # True means nothing was lost since the start (or the fork): a drop counted long ago
         # is as much a hole in the data as one in the final flush.
         return ok and total_dropped(self._counters.snapshot()) == 0
-
-    def start(self) -> None:
-        """Start the threads now rather than with the first event (for work that must not wait
-        for one, such as sending what a previous run left behind).  Idempotent."""
-        if self._idle_after_fork and not self._closed:
-            self._start_after_fork()
 
     def hurry(self) -> None:
         """From now on send every event as soon as it is encoded (the process is ending).
@@ -290,34 +259,6 @@ class Engine:
         # Wake the worker early, whatever the batch size: it encodes items into the batch as
         # they come, so the queue (raw items, the costly part) stays short.
         self._wake_at = min(limits.max_batch_size, 256)
-
-    def _start_threads(self, run: bool = True) -> None:
-        limits = self._limits
-        if limits.spill_dir is not None:
-            self._spill = Spill(
-                limits.spill_dir,
-                max_bytes=limits.spill_max_bytes,
-                segment_bytes=limits.spill_segment_bytes,
-                counters=self._counters,
-                log=self._log,
-            )
-        self._sender = Sender(
-            self._export,
-            export_timeout=limits.export_timeout,
-            counters=self._counters,
-            log=self._log,
-            what=self._what,
-            start=self._sink_start,
-            spill=self._spill,
-            # Spill rather than let the queue overflow: half full means the sink is behind.
-            pressure=lambda: len(self._queue) >= self._max_queue // 2,
-            on_idle=self._wake.set,
-            retry_interval=max(limits.flush_interval, 1.0),
-            run=run,
-        )
-        self._worker = threading.Thread(target=self._run, name="openfeature-s3-export", daemon=True)
-        if run:
-            self._worker.start()
 
     def _fold_hot_counters(self) -> None:
         if self._fork_stranded:
@@ -427,63 +368,6 @@ class Engine:
             for batch, nbytes in done:
                 self._in_hand -= len(batch)
                 self._sender.send(batch, nbytes, deadline)
-
-    # -- process lifecycle ----------------------------------------------------------------
-
-    def _recover_from_silent_fork(self) -> None:
-        stranded = len(self._queue) + len(self._batcher)
-        self.after_fork_in_child()
-        if self._idle_after_fork:
-            self._start_after_fork()  # now, so that the counts below are not reset by it
-        # The stranded items mix the parent's (which the parent exports) with this child's
-        # (lost): counted so the loss is visible, and explained once in the log.
-        self._counters.add(drop_key(DROP_FORK_WITHOUT_HOOKS), stranded)
-        self._fork_stranded = stranded  # logged by the new worker: this is the caller's thread
-
-    def after_fork_in_child(self) -> None:
-        """Start the child empty, with fresh locks (the parent's may have been held mid-fork):
-        the parent still owns, and exports, everything queued before the fork.
-
-        The threads start with the child's first event, not here: a fork hook runs before the
-        child's own set-up (gevent's workers patch ``threading`` after the fork), and threads
-        started too early end in tracebacks at exit.  Until then ``submit`` finds the queue
-        "full" (a bound of 0) and takes the slow branch that starts them: no cost per event.
-        """
-        if self._spill is not None:
-            self._spill.after_fork_in_child()  # the parent's segments stay the parent's
-        self._init_state()
-        if not self._closed:
-            self._start_threads(run=False)
-            self._wait_for_first_event(reinit=True)
-
-    def _wait_for_first_event(self, *, reinit: bool) -> None:
-        """Leave the threads unstarted until the first event: a process that never captures
-        one (gunicorn's master under ``--preload``) never runs them, and a forked child starts
-        them after its own set-up.  Until then ``submit`` finds the queue "full" (a bound of
-        0) and takes the slow branch that starts them: no cost per event."""
-        self._fork_claim = itertools.count()
-        self._reinit_on_start = reinit
-        self._idle_after_fork = True
-        self._max_queue = 0
-
-    def _start_after_fork(self) -> None:
-        """The first event: start the threads now (caller's thread, once)."""
-        if next(self._fork_claim) == 0:
-            # A changed pid here: a fork that ran no hooks (uWSGI) of a process that never
-            # captured anything.  That child gets fresh state too.
-            if self._reinit_on_start or self._pid != os.getpid():
-                # Locks and events made again, now: made in the fork hook they would be the
-                # unpatched kind under gevent, and block its only OS thread.
-                self._init_state()
-                self._start_threads()
-            else:
-                self._sender.thread.start()
-                self._worker.start()
-            self._max_queue = self._limits.max_queue_size
-            self._idle_after_fork = False
-        else:  # another thread is starting them: wait, once per process (yields under gevent)
-            while self._idle_after_fork:
-                time.sleep(0.001)
 
     def _check_overdue(self) -> None:
         """Say so when a batch is far past due: the process was frozen with events pending

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,30 +69,61 @@ def seaweed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seaweed
         server.kill()
 
 
-def test_seaweedfs_killed_mid_stream_and_restarted_loses_nothing(seaweed: Seaweed, tmp_path: Path) -> None:
-    bucket = unique("chaos")
-    seaweed.create_bucket(bucket)
-    sink = S3Sink(bucket, endpoint_url=seaweed.endpoint, connect_timeout=1, read_timeout=2)
-    exporter = _exporter(sink, tmp_path / "spill")
-    run, produced = uuid.uuid4().hex, range(16_000)
-    producer = threading.Thread(target=produce, args=(exporter, run, len(produced), 1000))
+def _outage_loses_nothing(
+    name: str,
+    sink: S3Sink,
+    spill: Path,
+    s3: Callable[[], Any],
+    bucket: str,
+    produced: range,
+    rate: int,
+    *,
+    down: Callable[[], None],
+    up: Callable[[], None],
+    up_on_error: bool,
+) -> None:
+    """Stream *produced* events at *rate* per second, take the sink *down* until batches spill,
+    bring it back *up*, and check that every event landed and the spill was replayed."""
+    exporter = _exporter(sink, spill)
+    run = uuid.uuid4().hex
+    producer = threading.Thread(target=produce, args=(exporter, run, len(produced), rate))
     producer.start()
     try:
         wait_until(lambda: exporter.stats()["exported"] >= 2000, what="a steady stream")
-        seaweed.kill()
+        down()
         # Down for longer than the retry budget: batches gave up on their retries and spilled.
         wait_until(lambda: exporter.stats()["spilled"] >= 2000, what="batches spilled")
-        seaweed.start()
+        up()
         producer.join()
         wait_until(lambda: _drained(exporter), timeout=90, what="the spill replayed")
         stats = exporter.stats()
     finally:
+        if up_on_error:  # let shutdown deliver what is left
+            up()
         producer.join()
         exporter.shutdown(10)
-    result = tally(landed_rows(seaweed.client(), bucket), run, produced)
-    record("seaweedfs kill -9", result)
+    result = tally(landed_rows(s3(), bucket), run, produced)
+    record(name, result)
     assert result.lost == 0, result.missing
     assert stats["replayed"] > 0 and stats["dropped"] == 0, stats
+
+
+def test_seaweedfs_killed_mid_stream_and_restarted_loses_nothing(seaweed: Seaweed, tmp_path: Path) -> None:
+    bucket = unique("chaos")
+    seaweed.create_bucket(bucket)
+    sink = S3Sink(bucket, endpoint_url=seaweed.endpoint, connect_timeout=1, read_timeout=2)
+    _outage_loses_nothing(
+        "seaweedfs kill -9",
+        sink,
+        tmp_path / "spill",
+        seaweed.client,
+        bucket,
+        range(16_000),
+        1000,
+        down=seaweed.kill,
+        up=seaweed.start,
+        up_on_error=False,  # a second start would fail: the fixture kills it
+    )
 
 
 @pytest.fixture
@@ -108,26 +139,18 @@ def test_moto_behind_a_cut_proxy_loses_nothing(proxied: TcpProxy, tmp_path: Path
     bucket = unique("chaos")
     client("s3").create_bucket(Bucket=bucket)
     sink = S3Sink(bucket, endpoint_url=proxied.endpoint, connect_timeout=1, read_timeout=2)
-    exporter = _exporter(sink, tmp_path / "spill")
-    run, produced = uuid.uuid4().hex, range(12_000)
-    producer = threading.Thread(target=produce, args=(exporter, run, len(produced), 1500))
-    producer.start()
-    try:
-        wait_until(lambda: exporter.stats()["exported"] >= 2000, what="a steady stream")
-        proxied.cut()
-        wait_until(lambda: exporter.stats()["spilled"] >= 2000, what="batches spilled")
-        proxied.restore()
-        producer.join()
-        wait_until(lambda: _drained(exporter), timeout=90, what="the spill replayed")
-        stats = exporter.stats()
-    finally:
-        proxied.restore()
-        producer.join()
-        exporter.shutdown(10)
-    result = tally(landed_rows(client("s3"), bucket), run, produced)
-    record("moto proxy cut", result)
-    assert result.lost == 0, result.missing
-    assert stats["replayed"] > 0 and stats["dropped"] == 0, stats
+    _outage_loses_nothing(
+        "moto proxy cut",
+        sink,
+        tmp_path / "spill",
+        lambda: client("s3"),
+        bucket,
+        range(12_000),
+        1500,
+        down=proxied.cut,
+        up=proxied.restore,
+        up_on_error=True,
+    )
 
 
 def _start_producer(endpoint: str, bucket: str, spill: Path, run: str, count: int) -> subprocess.Popen[str]:
