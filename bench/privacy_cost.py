@@ -71,7 +71,8 @@ def records(n: int) -> list[tuple[Any, ...]]:
 
 def builder(options: dict[str, Any]) -> Any:
     from openfeature_s3_export._gate import gate_for
-    from openfeature_s3_export._rows import RowBuilder, Source
+    from openfeature_s3_export._rows import RowBuilder
+    from openfeature_s3_export._source import Source
 
     gate = gate_for(options)  # as EventExporter does
     rows = RowBuilder(Source(host="h"), options.get("context_policy"), gate)

@@ -6,11 +6,9 @@ caller's thread.  :mod:`._encoding` turns the rows into bytes.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any
 
-import attrs
 import orjson
 
 from . import _capture as capture
@@ -21,33 +19,11 @@ from ._ids import ID_TAILS as _ID_TAILS
 from ._ids import MICROS as _MICROS
 from ._ids import Stamps
 from ._snapshot import RichAttributes
-from ._version import __version__
+from ._source import Source
 from .privacy import PRIVATE_ATTRIBUTES_KEY, ContextPolicy
 from .schema import KIND_EVALUATION, KIND_TRACK, Row
 from .vendors import Normalized, RawEvaluation, normalize, vendor_for
 from .vendors._base import attribute_kind
-
-
-@attrs.frozen(slots=True)
-class Source:
-    """Where events come from, written into every row.
-
-    .. versionadded:: 0.1.0
-    """
-
-    service_name: str | None = None
-    environment: str | None = None
-    host: str | None = attrs.field(factory=socket.gethostname)
-    library_version: str = __version__
-
-
-class _SourceColumns(TypedDict):
-    """The columns every row takes from its :class:`Source`."""
-
-    library_version: str
-    service_name: str | None
-    environment: str | None
-    host: str | None
 
 
 def _text(value: Any) -> str | None:
@@ -107,12 +83,7 @@ class RowBuilder:
 
     def __init__(self, source: Source, policy: ContextPolicy | None = None, gate: Gate | None = None) -> None:
         self.source = source
-        self._source_columns: _SourceColumns = {
-            "library_version": source.library_version,
-            "service_name": source.service_name,
-            "environment": source.environment,
-            "host": source.host,
-        }
+        self._source_columns = source.columns()
         # A gate applies the context policy itself (with hashing), before the row is built.
         self._gate = gate
         self._hash_key_id = gate.hash_key_id if gate is not None else None

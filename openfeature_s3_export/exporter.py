@@ -17,7 +17,8 @@ from ._env import options_from_environment
 from ._gate import COUNTERS as _POLICY_COUNTERS
 from ._gate import gate_for
 from ._log import logger
-from ._rows import RowBuilder, Source
+from ._rows import RowBuilder
+from ._source import Source
 from .privacy import ContextPolicy, Hashing
 from .sinks._base import Sink, sink_stats
 from .volume import Deduplication, FlagFilter, Sampling

@@ -37,7 +37,8 @@ from openfeature_s3_export import (
 )
 from openfeature_s3_export._capture import evaluation_record, track_record
 from openfeature_s3_export._encoding import MAX_DEPTH, dumps, encode_row, to_json_value
-from openfeature_s3_export._rows import RowBuilder, Source
+from openfeature_s3_export._rows import RowBuilder
+from openfeature_s3_export._source import Source
 
 PROPERTY_SETTINGS = settings(
     max_examples=150,

@@ -272,7 +272,8 @@ def test_sinks_that_shard_by_targeting_key_get_the_hashed_key() -> None:
     """Kinesis partitions by the line's routing key: the clear key must not travel there."""
     from openfeature_s3_export._capture import track_record
     from openfeature_s3_export._gate import Gate
-    from openfeature_s3_export._rows import RowBuilder, Source
+    from openfeature_s3_export._rows import RowBuilder
+    from openfeature_s3_export._source import Source
 
     rows = RowBuilder(Source(host="h"), gate=Gate(hashing=Hashing(SECRET)))
     line = rows.encode_gated(track_record("buy", None, None, "ada@example.com", None, None, None))

@@ -20,7 +20,8 @@ from openfeature_s3_export import COLUMNS, Row
 from openfeature_s3_export._capture import evaluation_record
 from openfeature_s3_export._encoding import encode_row
 from openfeature_s3_export._ids import ID_COUNTER, rfc3339_us, uuid7
-from openfeature_s3_export._rows import RowBuilder, Source
+from openfeature_s3_export._rows import RowBuilder
+from openfeature_s3_export._source import Source
 
 
 def _record(

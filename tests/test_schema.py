@@ -40,7 +40,8 @@ from openfeature_s3_export import (
 )
 from openfeature_s3_export._capture import evaluation_record, track_record
 from openfeature_s3_export._gate import Gate
-from openfeature_s3_export._rows import RowBuilder, Source
+from openfeature_s3_export._rows import RowBuilder
+from openfeature_s3_export._source import Source
 from openfeature_s3_export.privacy import ContextPolicy, Hashing
 from openfeature_s3_export.sinks.parquet import arrow_schema
 from openfeature_s3_export.testing import capture_events

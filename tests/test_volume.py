@@ -34,8 +34,9 @@ from openfeature_s3_export import (
 from openfeature_s3_export._capture import evaluation_record, track_record
 from openfeature_s3_export._dedup import ExposureLog
 from openfeature_s3_export._gate import Gate
-from openfeature_s3_export._rows import RowBuilder, Source
+from openfeature_s3_export._rows import RowBuilder
 from openfeature_s3_export._sampling import position
+from openfeature_s3_export._source import Source
 from openfeature_s3_export.testing import capture_events
 
 SECOND = 1_000_000_000  # ns
