@@ -12,7 +12,6 @@ from . import _endings
 from ._counters import drop_key
 from ._degrade import Degrader
 from ._engine import Engine, Limits
-from ._engine._spill import has_segments
 from ._env import options_from_environment
 from ._gate import COUNTERS as _POLICY_COUNTERS
 from ._gate import gate_for
@@ -246,10 +245,6 @@ class EventExporter:
         )
         if gate is not None:
             gate.bind_counters(self._engine.hot_counter)
-        if self.spill_dir is not None and has_segments(self.spill_dir):
-            # Threads otherwise start with the first event: what an earlier process left on
-            # disk must not wait for one.
-            self._engine.start()
         self.intake = Intake(self._engine)
         """Where the hook and ``TrackingProvider`` hand capture records (package-internal)."""
         # Weak references: registering must not keep an abandoned exporter (and its sink) alive.

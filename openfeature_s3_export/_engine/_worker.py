@@ -26,7 +26,7 @@ from ._lifecycle import DROP_FORK_WITHOUT_HOOKS, Lifecycle
 from ._limits import Limits
 from ._odd import OddLines, Rescue
 from ._sender import DROP_EXPORT_FAILED, Export
-from ._spill import add_spill_stats
+from ._spill import add_spill_stats, has_segments
 
 DROP_QUEUE_FULL: Final = "queue_full"
 """Drop reason: events captured while the queue was full (never queued)."""
@@ -95,6 +95,10 @@ class Engine(Lifecycle):
         self._init_state()
         self._start_threads(run=False)
         self._wait_for_first_event(reinit=False)
+        if limits.spill_dir is not None and has_segments(limits.spill_dir):
+            # Threads otherwise start with the first event: what an earlier process left on
+            # disk must not wait for one.
+            self.start()
 
     def hot_counter(self, key: str, describe: Describe | None = None) -> HotCounter:
         """A counter the caller's thread bumps without a lock, folded into ``stats()[key]``."""
