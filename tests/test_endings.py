@@ -294,3 +294,31 @@ def test_the_constructor_argument_and_the_environment_variable_both_opt_out(
         assert not handle_sigterm_enabled(True)
     monkeypatch.setenv(ENV_HANDLE_SIGTERM, "1")
     assert handle_sigterm_enabled(True)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads thread signal masks in /proc")
+def test_our_threads_leave_sigterm_to_the_application() -> None:
+    """A SIGTERM the kernel hands to one of our threads would only be noted for a main thread
+    blocked on a lock, which never looks (the plain-script test hung 60 s once in CI): so our
+    threads block it, and the kernel gives it to the application's."""
+    import threading
+
+    from openfeature_s3_export import EventExporter, InMemorySink
+
+    exporter = EventExporter(InMemorySink(), register_atexit=False, handle_sigterm=False)
+    try:
+        exporter.track("started")  # the threads start with the first event
+        assert exporter.flush(10)
+        ours = [t for t in threading.enumerate() if t.name.startswith("openfeature-s3-export")]
+        assert len(ours) == 2
+        for thread in ours:
+            status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()
+            blocked = int(
+                next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16
+            )
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                assert blocked & (1 << (signum - 1)), (thread.name, signum)
+        main = Path(f"/proc/self/task/{threading.main_thread().native_id}/status").read_text()
+        assert "SigBlk:\t0000000000000000" in main
+    finally:
+        exporter.shutdown(10)

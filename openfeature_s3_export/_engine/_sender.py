@@ -12,6 +12,7 @@ from .._counters import Counters, drop_key
 from .._encoding import EncodedLine
 from .._log import RateLimitedLog, logger
 from ..sinks._base import ExportResult
+from ._signals import leave_signals_to_the_application
 from ._spill import ReplayBatch, Spill
 
 DROP_EXPORT_FAILED: Final = "export_failed"
@@ -214,6 +215,7 @@ class Sender:
             self._cv.notify_all()
 
     def _run(self) -> None:
+        leave_signals_to_the_application()
         # Let the sink get ready (AWS: build the boto3 client, ~150 ms of imports and model
         # loading) now, with the first event, while the worker fills the first batch.
         if self._start is not None:

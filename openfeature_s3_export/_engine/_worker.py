@@ -26,6 +26,7 @@ from ._lifecycle import DROP_FORK_WITHOUT_HOOKS, Lifecycle
 from ._limits import Limits
 from ._odd import OddLines, Rescue
 from ._sender import DROP_EXPORT_FAILED, Export
+from ._signals import leave_signals_to_the_application
 from ._spill import add_spill_stats, has_segments
 
 DROP_QUEUE_FULL: Final = "queue_full"
@@ -294,6 +295,7 @@ class Engine(Lifecycle):
                         self._log.warning(key, "%s", message)
 
     def _run(self) -> None:
+        leave_signals_to_the_application()
         interval = self._limits.flush_interval
         replay = self._spill is not None
         while True:
