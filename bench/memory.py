@@ -55,7 +55,8 @@ def bytes_per_queued_event(client: Any, n: int) -> float:
     from openfeature_s3_export import EventExporter, ExportHook, InMemorySink
 
     exporter = EventExporter(InMemorySink(), max_queue_size=n + 1, flush_interval=3600, register_atexit=False)
-    exporter._engine._wake_at = n + 10  # bench only: keep the worker asleep so records stay queued
+    # bench only: keep the worker asleep so records stay queued
+    exporter._engine._wake_threshold = exporter._engine._wake_at = n + 10
     api.clear_hooks()
     api.add_hooks([ExportHook(exporter)])
     ctxs = contexts(n)  # distinct contexts, as distinct users would bring

@@ -123,7 +123,8 @@ def worker_capacity(client: Any, ctxs: list[Any], n: int) -> float:
         exporter = EventExporter(
             FileSink(tmp), max_queue_size=n + 1, flush_interval=3600, register_atexit=False
         )
-        exporter._engine._wake_at = n + 10  # bench only: let the records pile up while the worker sleeps
+        # bench only: let the records pile up while the worker sleeps
+        exporter._engine._wake_threshold = exporter._engine._wake_at = n + 10
         api.clear_hooks()
         api.add_hooks([ExportHook(exporter)])
         get = client.get_boolean_value

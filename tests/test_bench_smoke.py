@@ -94,3 +94,23 @@ def test_run_all_quick(tmp_path: Path) -> None:
     slow = json.loads((tmp_path / "slow_sink.json").read_text())
     assert slow["stats"]["down (raises)"]["exported"] == 0
     assert slow["stats"]["down (raises)"]["dropped"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_caller_floor_quick(tmp_path: Path) -> None:
+    """The caller-cost breakdown runs and reports every step (no thresholds: see above)."""
+    env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "caller_floor.py"), "--quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((tmp_path / "caller_floor.json").read_text())
+    steps = ("noop", "override", "handoff", "retain", "capture", "export")
+    assert set(results["median_ns"]) == set(steps)
+    assert all(math.isfinite(v) and v > 0 for step in results["median_ns"].values() for v in step.values())
+    assert set(results["caller_over_noop_ns"]) == set(steps)

@@ -78,13 +78,15 @@ def test_what_the_sink_reports_is_counted() -> None:
 
 
 def test_a_full_batch_wakes_the_worker_without_a_flush() -> None:
-    """Kills removing the wake-up at ``max_batch_size`` queued items: with an hour-long
-    ``flush_interval`` the batch could only leave because the count woke the worker."""
+    """Kills removing the wake-up at ``max_batch_size`` queued items, and a worker that does
+    not re-arm it once awake: with an hour-long ``flush_interval`` each batch could only leave
+    because the count woke the worker, the second time as well as the first."""
     sink = InMemorySink()
     exporter = EventExporter(sink, max_batch_size=10, flush_interval=3600, register_atexit=False)
-    for i in range(10):
-        exporter.track(f"e{i}", EvaluationContext("u"))
-    wait_until(lambda: len(sink.lines) == 10, what="the full batch to leave")
+    for round_ in (1, 2, 3):
+        for i in range(10):
+            exporter.track(f"e{i}", EvaluationContext("u"))
+        wait_until(lambda n=10 * round_: len(sink.lines) == n, what=f"full batch {round_} to leave")
     assert exporter.shutdown(timeout=10)
 
 

@@ -98,7 +98,7 @@ class Lifecycle:
             start=self._sink_start,
             spill=self._spill,
             # Spill rather than let the queue overflow: half full means the sink is behind.
-            pressure=lambda: len(self._queue) >= self._max_queue // 2,
+            pressure=lambda: len(self._queue) >= limits.max_queue_size // 2,
             on_idle=self._wake.set,
             retry_interval=max(limits.flush_interval, 1.0),
             run=run,
@@ -127,7 +127,7 @@ class Lifecycle:
             else:
                 self._sender.thread.start()
                 self._worker.start()
-            self._max_queue = self._limits.max_queue_size
+            self._max_queue = 0 if self._closed else self._limits.max_queue_size
             self._idle_after_fork = False
         else:  # another thread is starting them: wait, once per process (yields under gevent)
             while self._idle_after_fork:

@@ -37,6 +37,7 @@ DROP_INTERNAL_ERROR: Final = "internal_error"
 """Drop reason: events the worker held when a bug in this library stopped it (logged)."""
 
 _CHUNK = 512  # items the worker takes off the queue at a time
+_AWAKE = 1 << 62  # _wake_at while the worker is awake: submit does not wake it again
 
 
 class _FlushRequest:
@@ -63,7 +64,8 @@ class Engine(Lifecycle):
     (with *skips*, ``None`` for an item not to export, which *encode* counts itself)."""
 
     # Set by _init_state (again in a forked child); the rest are declared by Lifecycle.
-    _woken: bool
+    _wake_at: int
+    _wake_threshold: int
     _lock: threading.Lock
     _dropped_queue_full: HotCounter
     _dropped_shutdown: HotCounter
@@ -111,14 +113,21 @@ class Engine(Lifecycle):
 
     def submit(self, item: Any) -> None:
         """Queue *item*; never blocks, never raises."""
+        # Two comparisons on the way in: _max_queue is 0 until the threads start and once
+        # shutdown began, and _wake_at is out of reach while the worker is awake, so every
+        # other case takes the slow branch below (docs/performance.md).
         queue = self._queue
-        if len(queue) < self._max_queue and not self._closed:
+        if len(queue) < self._max_queue:
             queue.append(item)
-            if len(queue) >= self._wake_at and not self._woken:
-                # A plain attribute, not Event.is_set(): this runs on every evaluation.
-                self._woken = True
+            if len(queue) >= self._wake_at:
+                self._wake_at = _AWAKE
                 self._wake.set()
-        elif self._closed:
+        else:
+            self._refused(item)
+
+    def _refused(self, item: Any) -> None:
+        """The queue is full, closed, or waiting for its first event (caller's thread)."""
+        if self._closed:
             self._dropped_shutdown.incr()
         elif self._idle_after_fork:
             self._start_after_fork()
@@ -170,6 +179,7 @@ class Engine(Lifecycle):
             if self._closed:
                 return not self._queue
             self._closed = True
+            self._max_queue = 0  # from now on every submit takes the slow branch and is counted
             if self._idle_after_fork:  # never captured anything: no threads to stop
                 self._idle_after_fork = False
                 return total_dropped(self._counters.snapshot()) == 0
@@ -217,7 +227,7 @@ class Engine(Lifecycle):
         full batch.  Costs the caller one ``Event.set`` per event from then on.
         """
         self._hurry = True
-        self._wake_at = 1
+        self._wake_threshold = self._wake_at = 1
         self._wake.set()
 
     @property
@@ -248,7 +258,6 @@ class Engine(Lifecycle):
         self._fork_stranded = 0
         self._queue = deque()
         self._wake = threading.Event()
-        self._woken = False
         self._lock = threading.Lock()
         self._flush_requests: list[_FlushRequest] = []
         self._stopping = False
@@ -263,7 +272,7 @@ class Engine(Lifecycle):
         self._hurry = False
         # Wake the worker early, whatever the batch size: it encodes items into the batch as
         # they come, so the queue (raw items, the costly part) stays short.
-        self._wake_at = min(limits.max_batch_size, 256)
+        self._wake_threshold = self._wake_at = min(limits.max_batch_size, 256)
 
     def _fold_hot_counters(self) -> None:
         if self._fork_stranded:
@@ -309,7 +318,7 @@ class Engine(Lifecycle):
                 # batch's age counts from capture, so no event waits longer than that.
                 left = self._batcher.seconds_left()
                 self._wake.wait(interval if left is None else left)
-            self._woken = False
+            self._wake_at = self._wake_threshold
             self._wake.clear()
             self._cycle()
             if self._stopping and not self._queue and not self._flush_requests:

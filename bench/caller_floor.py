@@ -1,0 +1,167 @@
+"""Where the caller's cost goes: hooks that do less and less of what ``ExportHook`` does.
+
+``cpu_cost.py`` reports the caller's thread about 2 µs above a no-op hook; its goal is 1 µs.
+This benchmark splits that cost by running, interleaved in one run, hooks that each stop one
+step earlier (OpenFeature's in-memory provider, 3 context attributes):
+
+- ``noop``: the SDK's ``Hook`` (the baseline)
+- ``override``: a ``finally_after`` that returns at once (the price of being called)
+- ``handoff``: appends a one-field tuple to a deque that a thread drains, woken every 256
+  items as the exporter's worker is: the floor of handing anything to another thread
+- ``retain``: hands over the SDK's own ``HookContext`` and details instead of copying fields
+  out of them (they then outlive the evaluation, and the collector walks them)
+- ``capture``: hands over the capture record ``ExportHook`` builds, the thread discarding it
+- ``export``: ``ExportHook`` to gzip files, flushed each round (what ``cpu_cost.py`` times)
+
+Reported: the caller's thread (``time.thread_time``) per evaluation above ``noop``, and the
+process CPU ratio.  The drain thread is part of the benchmark, not the library.
+
+    python bench/caller_floor.py [--quick]
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import tempfile
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from _common import contexts, in_memory_flags, machine, main, median, print_table, write_results
+
+_WAKE_AT = 256  # as the engine's worker: woken once this many items are queued
+
+
+class _Drain:
+    """A thread that empties a deque, woken as the exporter's worker is."""
+
+    def __init__(self) -> None:
+        self.queue: deque[Any] = deque()
+        self._wake = threading.Event()
+        self._woken = False
+        threading.Thread(target=self._run, name="caller-floor-drain", daemon=True).start()
+
+    def _run(self) -> None:
+        queue = self.queue
+        while True:
+            self._wake.wait(1.0)
+            self._woken = False
+            self._wake.clear()
+            while queue:
+                del [queue.popleft() for _ in range(min(len(queue), 512))][:]
+
+    def submit(self, item: Any) -> None:
+        queue = self.queue
+        queue.append(item)
+        if len(queue) >= _WAKE_AT and not self._woken:
+            self._woken = True
+            self._wake.set()
+
+
+def _hooks() -> dict[str, Any]:
+    from openfeature.hook import Hook
+
+    from openfeature_s3_export._capture import evaluation_record
+
+    time_ns = time.time_ns
+
+    class Override(Hook):
+        def finally_after(self, hook_context: Any, details: Any, hints: Any) -> None:
+            return None
+
+    class Handoff(Hook):
+        def __init__(self) -> None:
+            self.drain = _Drain()
+
+        def finally_after(self, hook_context: Any, details: Any, hints: Any) -> None:
+            self.drain.submit((time_ns(),))
+
+    class Retain(Handoff):
+        def finally_after(self, hook_context: Any, details: Any, hints: Any) -> None:
+            self.drain.submit((time_ns(), hook_context, details))
+
+    class Capture(Handoff):
+        def finally_after(self, hook_context: Any, details: Any, hints: Any) -> None:
+            self.drain.submit(evaluation_record(hook_context, details))
+
+    return {
+        "noop": Hook(),
+        "override": Override(),
+        "handoff": Handoff(),
+        "retain": Retain(),
+        "capture": Capture(),
+    }
+
+
+def one_round(client: Any, ctxs: list[Any], n: int, hook: Any, exporter: Any) -> tuple[float, float]:
+    """(process ns, caller-thread ns) per evaluation for one round of *n* evaluations."""
+    from openfeature import api
+
+    api.clear_hooks()
+    api.add_hooks([hook])
+    get = client.get_boolean_value
+    k = len(ctxs)
+    gc.collect()
+    process, thread = time.process_time_ns(), time.thread_time_ns()
+    for i in range(n):
+        get("new-checkout", False, ctxs[i % k])
+    caller = time.thread_time_ns() - thread
+    if exporter is not None:
+        assert exporter.flush(timeout=60), dict(exporter.stats())
+    return (time.process_time_ns() - process) / n, caller / n
+
+
+def run(quick: bool) -> dict[str, Any]:
+    from openfeature import api
+
+    from openfeature_s3_export import EventExporter, ExportHook, FileSink
+
+    rounds, n = (2, 5_000) if quick else (10, 50_000)
+    api.set_provider(in_memory_flags())
+    client = api.get_client()
+    ctxs = contexts(1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        exporter = EventExporter(FileSink(tmp), register_atexit=False)
+        variants: dict[str, tuple[Any, Any]] = {name: (hook, None) for name, hook in _hooks().items()}
+        variants["export"] = (ExportHook(exporter), exporter)
+        for hook, owner in variants.values():  # warm-up
+            one_round(client, ctxs, 2_000, hook, owner)
+        samples: dict[str, dict[str, list[float]]] = {
+            name: {"process": [], "caller": []} for name in variants
+        }
+        for _ in range(rounds):
+            for name in random.sample(list(variants), len(variants)):
+                process, caller = one_round(client, ctxs, n, *variants[name])
+                samples[name]["process"].append(process)
+                samples[name]["caller"].append(caller)
+        api.clear_hooks()
+        exporter.shutdown(timeout=30)
+    api.shutdown()
+
+    med = {name: {k: median(v) for k, v in s.items()} for name, s in samples.items()}
+    base = med["noop"]
+    rows = [
+        [
+            name,
+            f"{(med[name]['caller'] - base['caller']) / 1000:+.2f}",
+            f"{med[name]['process'] / base['process']:.3f}x",
+        ]
+        for name in variants
+    ]
+    print(f"Caller's thread per evaluation above the no-op hook, median of {rounds} rounds of {n:,}")
+    print_table(["variant", "caller µs above noop", "process ratio"], rows)
+    results = {
+        "machine": machine(),
+        "rounds": rounds,
+        "evaluations_per_round": n,
+        "median_ns": med,
+        "caller_over_noop_ns": {name: med[name]["caller"] - base["caller"] for name in variants},
+    }
+    write_results("caller_floor", results)
+    return results
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(run, __doc__))
