@@ -21,15 +21,13 @@ process CPU ratio.  The drain thread is part of the benchmark, not the library.
 
 from __future__ import annotations
 
-import gc
-import random
-import tempfile
 import threading
 import time
 from collections import deque
 from typing import Any
 
-from _common import contexts, in_memory_flags, machine, main, median, print_table, write_results
+from _common import machine, main, median, print_table, write_results
+from cpu_cost import interleaved
 
 _WAKE_AT = 256  # as the engine's worker: woken once this many items are queued
 
@@ -95,51 +93,18 @@ def _hooks() -> dict[str, Any]:
     }
 
 
-def one_round(client: Any, ctxs: list[Any], n: int, hook: Any, exporter: Any) -> tuple[float, float]:
-    """(process ns, caller-thread ns) per evaluation for one round of *n* evaluations."""
-    from openfeature import api
-
-    api.clear_hooks()
-    api.add_hooks([hook])
-    get = client.get_boolean_value
-    k = len(ctxs)
-    gc.collect()
-    process, thread = time.process_time_ns(), time.thread_time_ns()
-    for i in range(n):
-        get("new-checkout", False, ctxs[i % k])
-    caller = time.thread_time_ns() - thread
-    if exporter is not None:
-        assert exporter.flush(timeout=60), dict(exporter.stats())
-    return (time.process_time_ns() - process) / n, caller / n
-
-
 def run(quick: bool) -> dict[str, Any]:
-    from openfeature import api
-
-    from openfeature_s3_export import EventExporter, ExportHook, FileSink
+    from openfeature_s3_export import ExportHook
 
     rounds, n = (2, 5_000) if quick else (10, 50_000)
-    api.set_provider(in_memory_flags())
-    client = api.get_client()
-    ctxs = contexts(1000)
-    with tempfile.TemporaryDirectory() as tmp:
-        exporter = EventExporter(FileSink(tmp), register_atexit=False)
+
+    def variants_for(exporter: Any) -> dict[str, tuple[Any, Any]]:
         variants: dict[str, tuple[Any, Any]] = {name: (hook, None) for name, hook in _hooks().items()}
         variants["export"] = (ExportHook(exporter), exporter)
-        for hook, owner in variants.values():  # warm-up
-            one_round(client, ctxs, 2_000, hook, owner)
-        samples: dict[str, dict[str, list[float]]] = {
-            name: {"process": [], "caller": []} for name in variants
-        }
-        for _ in range(rounds):
-            for name in random.sample(list(variants), len(variants)):
-                process, caller = one_round(client, ctxs, n, *variants[name])
-                samples[name]["process"].append(process)
-                samples[name]["caller"].append(caller)
-        api.clear_hooks()
-        exporter.shutdown(timeout=30)
-    api.shutdown()
+        return variants
 
+    samples, _ = interleaved(variants_for, rounds, n)
+    variants = list(samples)
     med = {name: {k: median(v) for k, v in s.items()} for name, s in samples.items()}
     base = med["noop"]
     rows = [

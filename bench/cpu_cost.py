@@ -18,6 +18,7 @@ import gc
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 from _common import contexts, in_memory_flags, machine, main, median, print_table, write_results
@@ -45,24 +46,31 @@ def one_round(client: Any, ctxs: list[Any], n: int, hook: Any, exporter: Any) ->
     return total / n, caller / n
 
 
-def run(quick: bool) -> dict[str, Any]:
+Samples = dict[str, dict[str, list[float]]]
+
+
+def interleaved(
+    variants_for: Callable[[Any], dict[str, tuple[Any, Any]]], rounds: int, n: int
+) -> tuple[Samples, dict[str, int]]:
+    """Process and caller-thread ns per evaluation, per variant and round, over *rounds*
+    interleaved rounds of *n* evaluations, and the exporter's final counters.
+
+    ``variants_for(exporter)`` names each variant's ``(hook, exporter to flush or None)``; the
+    exporter writes gzip files to a temporary directory and is shut down at the end.
+    """
     from openfeature import api
-    from openfeature.hook import Hook
 
-    from openfeature_s3_export import EventExporter, ExportHook, FileSink
+    from openfeature_s3_export import EventExporter, FileSink
 
-    rounds, n = (3, 5_000) if quick else (12, 50_000)
     api.set_provider(in_memory_flags())
     client = api.get_client()
     ctxs = contexts(1000)
     with tempfile.TemporaryDirectory() as tmp:
         exporter = EventExporter(FileSink(tmp), register_atexit=False)
-        variants = {"noop": (Hook(), None), "export": (ExportHook(exporter), exporter)}
+        variants = variants_for(exporter)
         for hook, owner in variants.values():  # warm-up: caches, imports, the first files
             one_round(client, ctxs, 2_000, hook, owner)
-        samples: dict[str, dict[str, list[float]]] = {
-            name: {"process": [], "caller": []} for name in variants
-        }
+        samples: Samples = {name: {"process": [], "caller": []} for name in variants}
         for _ in range(rounds):
             for name in random.sample(list(variants), len(variants)):
                 process, caller = one_round(client, ctxs, n, *variants[name])
@@ -72,7 +80,19 @@ def run(quick: bool) -> dict[str, Any]:
         exporter.shutdown(timeout=30)
         stats = dict(exporter.stats())
     api.shutdown()
+    return samples, stats
 
+
+def run(quick: bool) -> dict[str, Any]:
+    from openfeature.hook import Hook
+
+    from openfeature_s3_export import ExportHook
+
+    rounds, n = (3, 5_000) if quick else (12, 50_000)
+    samples, stats = interleaved(
+        lambda exporter: {"noop": (Hook(), None), "export": (ExportHook(exporter), exporter)}, rounds, n
+    )
+    variants = list(samples)
     med = {name: {k: median(v) for k, v in s.items()} for name, s in samples.items()}
     ratio = med["export"]["process"] / med["noop"]["process"]
     caller_over = med["export"]["caller"] - med["noop"]["caller"]

@@ -21,18 +21,22 @@ pytestmark = [pytest.mark.slow, pytest.mark.aws]
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-@pytest.mark.timeout(300)
-def test_run_all_quick(tmp_path: Path) -> None:
-    env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path)}
+def _run_quick(script: str, results: Path, timeout: float) -> None:
+    """Run ``bench/<script> --quick``, its results into *results*; fail with its output."""
     done = subprocess.run(
-        [sys.executable, str(BENCH / "run_all.py"), "--quick"],
-        env=env,
+        [sys.executable, str(BENCH / script), "--quick"],
+        env={**os.environ, "BENCH_RESULTS_DIR": str(results)},
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.timeout(300)
+def test_run_all_quick(tmp_path: Path) -> None:
+    _run_quick("run_all.py", tmp_path, timeout=280)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["crashed"] == []
     assert {g["benchmark"] for g in summary["goals"]} == {
@@ -99,16 +103,7 @@ def test_run_all_quick(tmp_path: Path) -> None:
 @pytest.mark.timeout(120)
 def test_caller_floor_quick(tmp_path: Path) -> None:
     """The caller-cost breakdown runs and reports every step (no thresholds: see above)."""
-    env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "caller_floor.py"), "--quick"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    _run_quick("caller_floor.py", tmp_path, timeout=110)
     results = json.loads((tmp_path / "caller_floor.json").read_text())
     steps = ("noop", "override", "handoff", "retain", "capture", "export")
     assert set(results["median_ns"]) == set(steps)
