@@ -115,7 +115,7 @@ class Engine(Lifecycle):
         """Queue *item*; never blocks, never raises."""
         # Two comparisons on the way in: _max_queue is 0 until the threads start and once
         # shutdown began, and _wake_at is out of reach while the worker is awake, so every
-        # other case takes the slow branch below (docs/performance.md).
+        # other case takes the slow branch below.
         queue = self._queue
         if len(queue) < self._max_queue:
             queue.append(item)
@@ -318,8 +318,12 @@ class Engine(Lifecycle):
                 # batch's age counts from capture, so no event waits longer than that.
                 left = self._batcher.seconds_left()
                 self._wake.wait(interval if left is None else left)
-            self._wake_at = self._wake_threshold
+            # Cleared before re-armed: a caller that crosses the threshold in between finds
+            # it out of reach and does not wake us (we are about to drain anyway); re-armed
+            # first, its wake-up would be cleared here and the next could not come for a
+            # whole flush_interval.
             self._wake.clear()
+            self._wake_at = self._wake_threshold
             self._cycle()
             if self._stopping and not self._queue and not self._flush_requests:
                 self._sender.stop()
