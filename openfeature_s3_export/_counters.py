@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 
 class Counters:
@@ -60,6 +60,42 @@ class HotCounter:
         self._reads += 1
         delta, self._taken = total - self._taken, total
         return delta
+
+
+Describe = Callable[[int], "str | None"]
+"""Turns a count folded from a hot counter into a warning to log (or ``None``)."""
+
+
+class HotCounters:
+    """The hot counters of one engine, each under its ``stats()`` key, folded into
+    :class:`Counters` by one thread at a time."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[str, HotCounter, Describe | None]] = []
+
+    def register(self, key: str, describe: Describe | None = None) -> HotCounter:
+        """A new counter folded into ``stats()[key]``; *describe* says what to log for a count."""
+        counter = HotCounter()
+        self._entries.append((key, counter, describe))
+        return counter
+
+    def reset(self) -> None:
+        """Forget every count so far (a forked child starts from zero)."""
+        for _, counter, _ in self._entries:
+            counter.take()
+
+    def fold(self, counters: Counters, warn: Callable[[str, str], None]) -> None:
+        """Add the counts since the last fold to *counters*; ``warn(key, message)`` for each
+        count its *describe* has something to say about."""
+        for key, counter, describe in self._entries:
+            delta = counter.take()
+            if delta:
+                counters.add(key, delta)
+                message = describe(delta) if describe is not None else None
+                if message:
+                    warn(key, message)
 
 
 def drop_key(reason: str) -> str:

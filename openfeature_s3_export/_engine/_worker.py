@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
-from .._counters import Counters, HotCounter, drop_key, total_dropped
+from .._counters import Counters, Describe, HotCounter, HotCounters, drop_key, total_dropped
 from .._encoding import EncodedLine, line_data
 from .._log import RateLimitedLog, logger
 from ._batcher import Batcher
@@ -53,9 +53,6 @@ class _FlushRequest:
         self.ok = True
 
 
-Describe = Callable[[int], "str | None"]
-"""Turns a count folded from a hot counter into a warning to log (or ``None``)."""
-
 _OVERDUE_FACTOR = 3  # a batch this many flush intervals (at least 2 s) late: the process was frozen
 
 
@@ -67,8 +64,6 @@ class Engine(Lifecycle):
     _wake_at: int
     _wake_threshold: int
     _lock: threading.Lock
-    _dropped_queue_full: HotCounter
-    _dropped_shutdown: HotCounter
     _in_hand: int
 
     def __init__(
@@ -93,7 +88,9 @@ class Engine(Lifecycle):
         self._what = what
         self._sink_start = start
         self._max_queue = limits.max_queue_size
-        self._hot: list[tuple[str, HotCounter, Describe | None]] = []
+        self._hot = HotCounters()
+        self._dropped_queue_full = self._hot.register(drop_key(DROP_QUEUE_FULL), self._describe_queue_full)
+        self._dropped_shutdown = self._hot.register(drop_key(DROP_SHUTDOWN))
         self._closed = False
         self._init_state()
         self._start_threads(run=False)
@@ -105,9 +102,7 @@ class Engine(Lifecycle):
 
     def hot_counter(self, key: str, describe: Describe | None = None) -> HotCounter:
         """A counter the caller's thread bumps without a lock, folded into ``stats()[key]``."""
-        counter = HotCounter()
-        self._hot.append((key, counter, describe))
-        return counter
+        return self._hot.register(key, describe)
 
     # -- caller's thread ------------------------------------------------------------------
 
@@ -262,10 +257,7 @@ class Engine(Lifecycle):
         self._flush_requests: list[_FlushRequest] = []
         self._stopping = False
         self._counters = Counters()
-        self._dropped_queue_full = HotCounter()
-        self._dropped_shutdown = HotCounter()
-        for _, counter, _ in self._hot:
-            counter.take()  # a forked child starts its counts from zero, like the rest
+        self._hot.reset()  # a forked child starts its counts from zero, like the rest
         self._batcher = Batcher(limits.max_batch_size, limits.max_batch_bytes, limits.flush_interval)
         self._taken = 0  # items taken off the queue (for "enqueued")
         self._in_hand = 0  # taken by the worker, not yet in the batcher or the sender
@@ -284,24 +276,13 @@ class Engine(Lifecycle):
             )
             self._fork_stranded = 0
         with self._lock:
-            delta = self._dropped_queue_full.take()
-            if delta:
-                self._counters.add(drop_key(DROP_QUEUE_FULL), delta)
-                self._log.warning(
-                    "queue_full",
-                    "event queue full (%d events): dropped %d events; raise max_queue_size "
-                    "or check that the sink keeps up",
-                    self._limits.max_queue_size,
-                    delta,
-                )
-            self._counters.add(drop_key(DROP_SHUTDOWN), self._dropped_shutdown.take())
-            for key, counter, describe in self._hot:
-                delta = counter.take()
-                if delta:
-                    self._counters.add(key, delta)
-                    message = describe(delta) if describe is not None else None
-                    if message:
-                        self._log.warning(key, "%s", message)
+            self._hot.fold(self._counters, lambda key, message: self._log.warning(key, "%s", message))
+
+    def _describe_queue_full(self, count: int) -> str:
+        return (
+            f"event queue full ({self._limits.max_queue_size} events): dropped {count} events; "
+            "raise max_queue_size or check that the sink keeps up"
+        )
 
     def _run(self) -> None:
         leave_signals_to_the_application()
