@@ -98,8 +98,9 @@ def run(quick: bool) -> dict[str, Any]:
 
     rounds, n = (2, 5_000) if quick else (10, 50_000)
 
-    def variants_for(exporter: Any) -> dict[str, tuple[Any, Any]]:
+    def variants_for(new_exporter: Any) -> dict[str, tuple[Any, Any]]:
         variants: dict[str, tuple[Any, Any]] = {name: (hook, None) for name, hook in _hooks().items()}
+        exporter = new_exporter()
         variants["export"] = (ExportHook(exporter), exporter)
         return variants
 

@@ -9,6 +9,9 @@ and the file writes are all inside the measurement.  Reported per evaluation:
 - ``process``: ``time.process_time()`` (every thread of the process), the number that counts
 - ``caller``: ``time.thread_time()`` of the evaluating thread alone, the worker running
 
+Where the C extension is built, a third variant runs the same exporter with it left out
+(capture and line joining in Python), so that what it buys is measured in the same run.
+
     python bench/cpu_cost.py [--quick]
 """
 
@@ -50,13 +53,14 @@ Samples = dict[str, dict[str, list[float]]]
 
 
 def interleaved(
-    variants_for: Callable[[Any], dict[str, tuple[Any, Any]]], rounds: int, n: int
+    variants_for: Callable[[Callable[[], Any]], dict[str, tuple[Any, Any]]], rounds: int, n: int
 ) -> tuple[Samples, dict[str, int]]:
     """Process and caller-thread ns per evaluation, per variant and round, over *rounds*
-    interleaved rounds of *n* evaluations, and the exporter's final counters.
+    interleaved rounds of *n* evaluations, and the final counters of the exporters.
 
-    ``variants_for(exporter)`` names each variant's ``(hook, exporter to flush or None)``; the
-    exporter writes gzip files to a temporary directory and is shut down at the end.
+    ``variants_for(new_exporter)`` names each variant's ``(hook, exporter to flush or None)``;
+    ``new_exporter()`` makes an exporter writing gzip files to a temporary directory (the
+    keyword arguments go to ``EventExporter``), shut down at the end.
     """
     from openfeature import api
 
@@ -65,9 +69,15 @@ def interleaved(
     api.set_provider(in_memory_flags())
     client = api.get_client()
     ctxs = contexts(1000)
+    exporters: list[Any] = []
     with tempfile.TemporaryDirectory() as tmp:
-        exporter = EventExporter(FileSink(tmp), register_atexit=False)
-        variants = variants_for(exporter)
+
+        def new_exporter(**options: Any) -> Any:
+            sink = FileSink(f"{tmp}/{len(exporters)}")
+            exporters.append(EventExporter(sink, register_atexit=False, **options))
+            return exporters[-1]
+
+        variants = variants_for(new_exporter)
         for hook, owner in variants.values():  # warm-up: caches, imports, the first files
             one_round(client, ctxs, 2_000, hook, owner)
         samples: Samples = {name: {"process": [], "caller": []} for name in variants}
@@ -77,10 +87,39 @@ def interleaved(
                 samples[name]["process"].append(process)
                 samples[name]["caller"].append(caller)
         api.clear_hooks()
-        exporter.shutdown(timeout=30)
-        stats = dict(exporter.stats())
+        stats: dict[str, int] = {}
+        for exporter in exporters:
+            exporter.shutdown(timeout=30)
+            for key in ("exported", "dropped"):
+                stats[key] = stats.get(key, 0) + exporter.stats()[key]
     api.shutdown()
     return samples, stats
+
+
+def pure_python_export(new_exporter: Callable[[], Any]) -> tuple[Any, Any] | None:
+    """``ExportHook`` and its exporter with the C extension left out (the capture and the line
+    joining in Python), to measure in the same run; ``None`` when the extension is not built."""
+    import types
+
+    from openfeature_s3_export import ExportHook, _rows
+    from openfeature_s3_export import hook as hook_module
+    from openfeature_s3_export._accelerated import speedups
+    from openfeature_s3_export._capture import py_evaluation_record
+
+    if speedups is None:
+        return None
+    _rows.speedups = None  # read when a RowBuilder is made
+    try:
+        exporter = new_exporter()
+    finally:
+        _rows.speedups = speedups
+    hook = ExportHook(exporter)
+    # The same finally_after, its capture the Python one: set on the instance, as the SDK
+    # looks the method up on the hook object.
+    names = {**vars(hook_module), "evaluation_record": py_evaluation_record}
+    python_finally_after = types.FunctionType(ExportHook.finally_after.__code__, names)
+    hook.finally_after = types.MethodType(python_finally_after, hook)  # type: ignore[method-assign]
+    return hook, exporter
 
 
 def run(quick: bool) -> dict[str, Any]:
@@ -89,9 +128,16 @@ def run(quick: bool) -> dict[str, Any]:
     from openfeature_s3_export import ExportHook
 
     rounds, n = (3, 5_000) if quick else (12, 50_000)
-    samples, stats = interleaved(
-        lambda exporter: {"noop": (Hook(), None), "export": (ExportHook(exporter), exporter)}, rounds, n
-    )
+
+    def variants_for(new_exporter: Callable[[], Any]) -> dict[str, tuple[Any, Any]]:
+        exporter = new_exporter()
+        variants = {"noop": (Hook(), None), "export": (ExportHook(exporter), exporter)}
+        python = pure_python_export(new_exporter)
+        if python is not None:  # what the C extension buys, in the same run
+            variants["export, pure Python"] = python
+        return variants
+
+    samples, stats = interleaved(variants_for, rounds, n)
     variants = list(samples)
     med = {name: {k: median(v) for k, v in s.items()} for name, s in samples.items()}
     ratio = med["export"]["process"] / med["noop"]["process"]
@@ -128,6 +174,11 @@ def run(quick: bool) -> dict[str, Any]:
             "exported": stats["exported"],
             "dropped": stats["dropped"],
             "pass": ok,
+            "pure_python_ratio": (
+                med["export, pure Python"]["process"] / med["noop"]["process"]
+                if "export, pure Python" in med
+                else None
+            ),
         },
     }
     write_results("cpu_cost", results)

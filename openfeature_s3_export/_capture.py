@@ -16,9 +16,10 @@ tracked by the collector at all.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from ._accelerated import speedups
 from ._snapshot import snapshot, snapshot_attributes
 
 EVALUATION: Final = 0
@@ -62,8 +63,10 @@ _IMMUTABLE_VALUES = (bool, str, int, float, type(None))
 _time_ns = time.time_ns
 
 
-def evaluation_record(hook_context: Any, details: Any) -> tuple[Any, ...]:
-    """Capture one evaluation from an OpenFeature ``finally_after`` stage (caller's thread)."""
+def py_evaluation_record(hook_context: Any, details: Any) -> tuple[Any, ...]:
+    """Capture one evaluation from an OpenFeature ``finally_after`` stage (caller's thread).
+
+    The definition of the capture: ``_speedups.evaluation_record`` does the same in C."""
     value = details.value
     if not isinstance(value, _IMMUTABLE_VALUES):
         value = snapshot(value)  # object flags: the caller owns (and may mutate) this dict
@@ -91,6 +94,14 @@ def evaluation_record(hook_context: Any, details: Any) -> tuple[Any, ...]:
         provider.name if provider is not None else None,
         client.domain if client is not None else None,
     )
+
+
+evaluation_record: Callable[[Any, Any], tuple[Any, ...]] = py_evaluation_record
+"""``evaluation_record(hook_context, details)``: :func:`py_evaluation_record`, in C when the
+extension is built (it reads the same attributes and copies values the same way)."""
+if speedups is not None:
+    speedups.bind(snapshot, snapshot_attributes)
+    evaluation_record = speedups.evaluation_record
 
 
 def track_record(

@@ -6,12 +6,13 @@ caller's thread.  :mod:`._encoding` turns the rows into bytes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
 from . import _capture as capture
+from ._accelerated import speedups
 from ._encoding import EncodedLine, EncodingError, attributes_json, dumps, encode_row, line_parts
 from ._gate import Gate
 from ._ids import ID_COUNTER as _ID_COUNTER
@@ -98,9 +99,29 @@ class RowBuilder:
         self._normalized: dict[tuple[Any, ...], tuple[Normalized, str, str]] = {}
         # flag key -> [(outcome key, line parts or None for "encode whole")]
         self._lines: dict[Any, list[tuple[tuple[Any, ...], tuple[bytes, ...] | None]]] = {}
+        self.encode: Callable[[tuple[Any, ...]], EncodedLine] = self.encode_python
+        """``encode(record)``: the encoded line of *record*'s row, :meth:`encode_python` or its
+        C version, which joins the cached line parts of known flag outcomes itself and hands
+        every other record to :meth:`encode_python`.
 
-    def encode(self, record: tuple[Any, ...]) -> EncodedLine:
-        """The encoded line of *record*'s row.
+        :raises EncodingError: as :meth:`encode_python`."""
+        if speedups is not None:
+            self.encode = speedups.LineJoiner(
+                lines=self._lines,
+                fallback=self.encode_python,
+                stamps=self._stamps,
+                id_counter=_ID_COUNTER,
+                id_tails=_ID_TAILS,
+                micros=_MICROS,
+                json_string=_orjson,
+                metadata_key=_metadata_key,
+                private_key=PRIVATE_ATTRIBUTES_KEY,
+                line_type=EncodedLine,
+                filter=0 if self._filter is None else 2 if self._filter_all else 1,
+            )
+
+    def encode_python(self, record: tuple[Any, ...]) -> EncodedLine:
+        """The encoded line of *record*'s row, in Python (the definition the C version follows).
 
         :raises EncodingError: when a user value cannot be encoded (including text that is not
             valid Unicode, such as lone surrogates); the caller drops the event.

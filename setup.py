@@ -1,0 +1,17 @@
+"""The optional C extension; everything else is declared in pyproject.toml.
+
+``optional=True``: where it cannot be compiled (no compiler, no Python headers) the install
+goes on with a warning and the package runs its pure-Python code, which gives the same rows.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "openfeature_s3_export._speedups",
+            ["openfeature_s3_export/_speedups.c"],
+            optional=True,
+        )
+    ]
+)
