@@ -325,6 +325,28 @@ quote_json(PyObject *text)
     return out;
 }
 
+/* A str of printable ASCII other than '"' and '\\' as a JSON string literal (what orjson
+ * writes for it); NULL with no error set for any other text, which orjson quotes. */
+static PyObject *
+quote_plain(PyObject *text)
+{
+    if (PyUnicode_READY(text) < 0 || !PyUnicode_IS_ASCII(text))
+        return NULL;
+    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+            return NULL;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n + 2);
+    if (out == NULL)
+        return NULL;
+    char *o = PyBytes_AS_STRING(out);
+    o[0] = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    return out;
+}
+
 static PyObject *
 joiner_line(LineJoiner *self, PyObject *record)
 {
@@ -366,7 +388,7 @@ joiner_line(LineJoiner *self, PyObject *record)
              *line = NULL;
     if (targeting_key == Py_None)
         key_json = PyBytes_FromStringAndSize("null", 4);
-    else
+    else if ((key_json = quote_plain(targeting_key)) == NULL && !PyErr_Occurred())
         key_json = PyObject_CallOneArg(self->json_string, targeting_key);
     if (key_json == NULL || !PyBytes_CheckExact(key_json))
         goto fall_back;

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any, Final
 
 from .._counters import Counters, Describe, HotCounter, HotCounters, drop_key, total_dropped
@@ -37,6 +38,7 @@ DROP_INTERNAL_ERROR: Final = "internal_error"
 """Drop reason: events the worker held when a bug in this library stopped it (logged)."""
 
 _CHUNK = 512  # items the worker takes off the queue at a time
+_popleft = deque.popleft
 _AWAKE = 1 << 62  # _wake_at while the worker is awake: submit does not wake it again
 
 
@@ -344,12 +346,11 @@ class Engine(Lifecycle):
         # so that the per-item Python work is the encode call alone; sizes, the size limit and
         # batching run over whole chunks in C (map, max, accumulate, bisect).
         queue = self._queue
-        popleft = queue.popleft
         encode = self._encode
         check_above = self._odd.check_above
         while queue:
             # Only this thread takes from the queue, so it holds at least len(queue) items.
-            items = [popleft() for _ in range(min(len(queue), _CHUNK))]
+            items = list(map(_popleft, repeat(queue, min(len(queue), _CHUNK))))  # popped in C
             self._taken += len(items)
             self._in_hand = len(items)
             if self._skips:  # one at a time: a stateful encode must never see an item twice
