@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-PURE_PYTHON_ENV = "OPENFEATURE_S3_EXPORT_PURE_PYTHON"
+from ._env import PURE_PYTHON, flag, parsed
 
 
 def _load() -> ModuleType | None:
-    if os.environ.get(PURE_PYTHON_ENV, "").strip().lower() in ("1", "true", "yes"):
+    if parsed(os.environ, PURE_PYTHON, flag):
         return None
     try:
         from . import _speedups  # type: ignore[attr-defined]

@@ -23,6 +23,8 @@ FLAGS_EXCLUDE: Final = PREFIX + "FLAGS_EXCLUDE"
 EXPERIMENTS_ONLY: Final = PREFIX + "EXPERIMENTS_ONLY"
 DEDUP_WINDOW: Final = PREFIX + "DEDUP_WINDOW"
 SAMPLE_RATE: Final = PREFIX + "SAMPLE_RATE"
+PURE_PYTHON: Final = PREFIX + "PURE_PYTHON"
+"""Read by :mod:`._accelerated` at import: true leaves the C extension out."""
 
 T = TypeVar("T")
 
@@ -31,7 +33,8 @@ def _list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def _flag(text: str) -> bool:
+def flag(text: str) -> bool:
+    """*text* as a yes/no setting (``1/true/yes/on``, ``0/false/no/off``)."""
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
         return True
@@ -40,7 +43,8 @@ def _flag(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _parsed(env: Mapping[str, str], name: str, parse: Callable[[str], T]) -> T | None:
+def parsed(env: Mapping[str, str], name: str, parse: Callable[[str], T]) -> T | None:
+    """Variable *name* through *parse*, ``None`` when unset or blank; a ``ValueError`` names it."""
     text = env.get(name)
     if text is None or not text.strip():
         return None
@@ -61,19 +65,19 @@ def options_from_environment(env: Mapping[str, str] | None = None) -> dict[str, 
             options["hashing"] = Hashing(secret, key_id) if key_id else Hashing(secret)
         except ValueError as exc:
             raise ValueError(f"${HASH_SECRET} is not valid: {exc}") from exc  # never the value
-    deny, hashed = _parsed(env, CONTEXT_DENY, _list), _parsed(env, CONTEXT_HASH, _list)
+    deny, hashed = parsed(env, CONTEXT_DENY, _list), parsed(env, CONTEXT_HASH, _list)
     if deny or hashed:
         options["context_policy"] = ContextPolicy(deny=deny or [], hashed=hashed or [])
-    include, exclude = _parsed(env, FLAGS_INCLUDE, _list), _parsed(env, FLAGS_EXCLUDE, _list)
-    experiments = _parsed(env, EXPERIMENTS_ONLY, _flag)
+    include, exclude = parsed(env, FLAGS_INCLUDE, _list), parsed(env, FLAGS_EXCLUDE, _list)
+    experiments = parsed(env, EXPERIMENTS_ONLY, flag)
     if include or exclude or experiments:
         options["flag_filter"] = FlagFilter(
             include=include, exclude=exclude or (), experiments_only=bool(experiments)
         )
-    window = _parsed(env, DEDUP_WINDOW, lambda text: Deduplication(window=float(text)))
+    window = parsed(env, DEDUP_WINDOW, lambda text: Deduplication(window=float(text)))
     if window is not None:
         options["deduplication"] = window
-    sampling = _parsed(env, SAMPLE_RATE, lambda text: Sampling(rate=float(text)))
+    sampling = parsed(env, SAMPLE_RATE, lambda text: Sampling(rate=float(text)))
     if sampling is not None:
         options["sampling"] = sampling
     return options

@@ -25,8 +25,9 @@ from openfeature.hook import HookContext
 from openfeature.provider.metadata import Metadata
 
 from openfeature_s3_export import ContextPolicy, EncodingError
-from openfeature_s3_export._accelerated import PURE_PYTHON_ENV, speedups
+from openfeature_s3_export._accelerated import speedups
 from openfeature_s3_export._capture import TIME_NS, evaluation_record, py_evaluation_record
+from openfeature_s3_export._env import PURE_PYTHON
 from openfeature_s3_export._rows import RowBuilder
 from openfeature_s3_export._snapshot import RichAttributes
 from openfeature_s3_export._source import Source
@@ -51,7 +52,7 @@ def test_the_environment_variable_turns_the_extension_off() -> None:
         "print(speedups is None, evaluation_record is py_evaluation_record,"
         " b.encode == b.encode_python)"
     )
-    env = {**os.environ, PURE_PYTHON_ENV: "1"}
+    env = {**os.environ, PURE_PYTHON: "on"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True", "True"]
 

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tracemalloc
 from collections.abc import Iterator
-from types import MethodType
 from typing import Any
 
 import pytest
@@ -352,17 +351,18 @@ def test_with_every_option_off_the_row_builder_runs_alone() -> None:
     (Reads the engine's private fields: what is checked is which path was wired.)"""
     from openfeature_s3_export import ContextPolicy, Hashing
 
+    def kind(encode: Any) -> object:
+        """A bound method's function, else the callable's type (the C ``LineJoiner``)."""
+        return getattr(encode, "__func__", type(encode))
+
     def wired(options: dict[str, Any]) -> tuple[object, bool]:
         exporter = EventExporter(InMemorySink(), register_atexit=False, **options)
         try:
-            encode = exporter._engine._encode
-            # the builder's own encode: the C LineJoiner, or encode_python without the extension
-            return getattr(encode, "__func__", type(encode)), exporter._engine._skips
+            return kind(exporter._engine._encode), exporter._engine._skips
         finally:
             exporter.shutdown(1)
 
-    plain = type(RowBuilder(Source()).encode)
-    plain = RowBuilder.encode_python if plain is MethodType else plain
+    plain = kind(RowBuilder(Source()).encode)  # the builder's own encode, C or Python
     for options in ({}, {"context_policy": ContextPolicy(deny={"email"}, allow={"a.b"})}):
         assert wired(options) == (plain, False)
     hashed = {"context_policy": ContextPolicy(hashed={"email"}), "hashing": Hashing("s" * 16)}
