@@ -230,69 +230,66 @@ slow(LineJoiner *self, PyObject *record)
     return PyObject_CallOneArg(self->fallback, record);
 }
 
-/* The parts cached for this record's flag outcome: a borrowed tuple of five bytes, NULL with
- * no error set when the Python path must take the record. */
+/* The parts cached for this record's flag outcome: a new reference to a tuple of five bytes,
+ * NULL (an error set or not) when the Python path must take the record.  The comparisons may
+ * run Python code (an __eq__), so everything read from the cache is held while they run. */
 static PyObject *
 cached_parts(LineJoiner *self, PyObject *const *r, PyObject *context)
 {
     PyObject *value = r[R_VALUE], *deflt = r[R_DEFAULT];
     if (!comparable(value) || !comparable(deflt))
         return NULL;
-    PyObject *outcomes = PyDict_GetItemWithError(self->lines, r[R_FLAG_KEY]);
-    if (outcomes == NULL || !PyList_CheckExact(outcomes))
-        return NULL;
     PyObject *kind = Py_None;
-    if (context != NULL) {
-        kind = PyDict_GetItemWithError(context, str_kind);
-        if (kind == NULL) {
-            if (PyErr_Occurred())
-                return NULL;
-            kind = Py_None;
-        }
-    }
-    PyObject *metadata_key = NULL;
-    if (r[R_METADATA] != Py_None) {
-        metadata_key = PyObject_CallOneArg(self->metadata_key, r[R_METADATA]);
-        if (metadata_key == NULL)
+    if (context != NULL && (kind = PyDict_GetItemWithError(context, str_kind)) == NULL) {
+        if (PyErr_Occurred())
             return NULL;
+        kind = Py_None;
     }
-    PyObject *empty = PyTuple_New(0);
-    if (empty == NULL) {
-        Py_XDECREF(metadata_key);
+    PyObject *metadata_key =
+        r[R_METADATA] == Py_None ? PyTuple_New(0) : PyObject_CallOneArg(self->metadata_key, r[R_METADATA]);
+    if (metadata_key == NULL)
+        return NULL;
+    PyObject *outcomes = PyDict_GetItemWithError(self->lines, r[R_FLAG_KEY]);
+    if (outcomes == NULL || !PyList_CheckExact(outcomes)) {
+        Py_DECREF(metadata_key);
         return NULL;
     }
+    Py_INCREF(outcomes);
+    Py_INCREF(kind);
     PyObject *key[KEY_SIZE] = {
         value, (PyObject *)Py_TYPE(value), r[R_VARIANT], r[R_REASON], r[R_ERROR_CODE], deflt,
         (PyObject *)Py_TYPE(deflt), r[R_FLAG_TYPE], r[R_PROVIDER], r[R_DOMAIN], r[R_ERROR_MESSAGE],
-        kind, metadata_key != NULL ? metadata_key : empty,
+        kind, metadata_key,
     };
     PyObject *found = NULL;
-    Py_ssize_t n = PyList_GET_SIZE(outcomes);
-    for (Py_ssize_t i = 0; i < n && found == NULL; i++) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(outcomes) && found == NULL; i++) {
         PyObject *entry = PyList_GET_ITEM(outcomes, i);
         if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2)
             break;
         PyObject *known = PyTuple_GET_ITEM(entry, 0);
         if (!PyTuple_CheckExact(known) || PyTuple_GET_SIZE(known) != KEY_SIZE)
             continue;
+        Py_INCREF(entry);
         int same = 1;
-        for (int k = 0; k < KEY_SIZE && same; k++) {
+        for (int k = 0; k < KEY_SIZE && same > 0; k++)
             /* as tuple ==: the known key's item on the left */
             same = PyObject_RichCompareBool(PyTuple_GET_ITEM(known, k), key[k], Py_EQ);
-            if (same < 0)
-                goto done;
-        }
-        if (same)
-            found = PyTuple_GET_ITEM(entry, 1);
+        if (same > 0)
+            found = Py_NewRef(PyTuple_GET_ITEM(entry, 1));
+        Py_DECREF(entry);
+        if (same < 0)
+            break;
     }
-done:
-    Py_XDECREF(metadata_key);
-    Py_DECREF(empty);
-    if (found == NULL || !PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 5)
+    Py_DECREF(outcomes);
+    Py_DECREF(kind);
+    Py_DECREF(metadata_key);
+    if (found == NULL)
         return NULL;
-    for (int i = 0; i < 5; i++)
-        if (!PyBytes_CheckExact(PyTuple_GET_ITEM(found, i)))
-            return NULL;
+    int usable = PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) == 5;
+    for (int i = 0; usable && i < 5; i++)
+        usable = PyBytes_CheckExact(PyTuple_GET_ITEM(found, i));
+    if (!usable)
+        Py_CLEAR(found); /* None: a line encoded whole */
     return found;
 }
 
@@ -382,7 +379,6 @@ joiner_line(LineJoiner *self, PyObject *record)
         PyErr_Clear();
         return slow(self, record);
     }
-    Py_INCREF(parts); /* the cache may drop it while we call out */
     PyObject *key_json = NULL, *context_json = NULL, *context_text = NULL, *time_us_obj = NULL,
              *ms_obj = NULL, *id_prefix = NULL, *time_prefix = NULL, *counter = NULL, *data = NULL,
              *line = NULL;
