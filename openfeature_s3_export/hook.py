@@ -6,6 +6,7 @@ from typing import Any
 
 from openfeature.hook import Hook, HookContext, HookHints
 
+from ._accelerated import speedups
 from ._capture import evaluation_record
 from .exporter import EventExporter
 
@@ -32,6 +33,11 @@ class ExportHook(Hook):
         self.exporter = exporter
         """The exporter this hook feeds (integrations use it to register one hook per exporter)."""
         self._intake = exporter.intake
+        if speedups is not None and type(self).finally_after is ExportHook.finally_after:
+            # The C version of the method below, which it follows step for step.  Set on the
+            # instance, where the SDK's getattr finds it first (and without making a bound
+            # method per call); a subclass that overrides the method keeps its own.
+            self.finally_after = speedups.FinallyAfter(self._intake)  # type: ignore[method-assign]
 
     def finally_after(
         self,
@@ -39,7 +45,10 @@ class ExportHook(Hook):
         details: Any,
         hints: HookHints,
     ) -> None:
-        """Capture the evaluation; never raises."""
+        """Capture the evaluation; never raises.
+
+        The definition of the stage; with the C extension built, the hook calls its C version.
+        """
         intake = self._intake
         try:
             # The SDK builds one ClientMetadata per evaluation and gives the same object to every

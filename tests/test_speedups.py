@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import types
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,13 +26,15 @@ from openfeature.flag_evaluation import ErrorCode, FlagEvaluationDetails, FlagTy
 from openfeature.hook import HookContext
 from openfeature.provider.metadata import Metadata
 
-from openfeature_s3_export import ContextPolicy, EncodingError
+from openfeature_s3_export import ContextPolicy, EncodedLine, EncodingError, ExportHook, ExportResult
 from openfeature_s3_export._accelerated import speedups
 from openfeature_s3_export._capture import TIME_NS, evaluation_record, py_evaluation_record
+from openfeature_s3_export._engine import Engine, Limits
 from openfeature_s3_export._env import PURE_PYTHON
 from openfeature_s3_export._rows import RowBuilder
 from openfeature_s3_export._snapshot import RichAttributes
 from openfeature_s3_export._source import Source
+from openfeature_s3_export.testing import CapturedEvents, capture_events
 
 needs_speedups = pytest.mark.skipif(speedups is None, reason="the C extension is not built here")
 
@@ -282,3 +286,173 @@ def test_lines_across_milliseconds_take_each_their_own_stamp() -> None:
 @given(st.lists(evaluations(), min_size=1, max_size=12))
 def test_the_c_joiner_writes_the_python_bytes(evaluations: list[tuple[HookContext, Any]]) -> None:
     _assert_same_lines([py_evaluation_record(h, d) for h, d in evaluations])
+
+
+# -- the hook stage and the hand-off ------------------------------------------------------------
+
+
+def _python_stage(hook: ExportHook) -> ExportHook:
+    """*hook* running the Python ``finally_after`` (the definition) instead of the C one."""
+    hook.finally_after = types.MethodType(ExportHook.finally_after, hook)  # type: ignore[method-assign]
+    return hook
+
+
+def _stage_outcome(hook: ExportHook, captured: CapturedEvents) -> tuple[list[Any], dict[str, int]]:
+    """Drive *hook* through every branch of ``finally_after``: kept, duplicate, failed."""
+    client = ClientMetadata(None)
+    context = EvaluationContext("u1", {"plan": "pro", "n": 2})
+    first = HookContext("f", FlagType.BOOLEAN, False, context, client, Metadata("P"))
+    details = FlagEvaluationDetails("f", True, "on", reason=Reason.STATIC)
+    hook.finally_after(hook_context=first, details=details, hints={})
+    # A second ExportHook of the same exporter sees the same evaluation: ignored, counted.
+    hook.finally_after(hook_context=first, details=details, hints={})
+    second = HookContext("f", FlagType.BOOLEAN, False, context, ClientMetadata(domain="d"), Metadata("P"))
+    hook.finally_after(second, details, {})  # positional, as a direct caller may
+    unset = HookContext("f", FlagType.BOOLEAN, False, context, None, None)  # type: ignore[arg-type]
+    hook.finally_after(hook_context=unset, details=details, hints={})
+    hook.finally_after(hook_context=unset, details=details, hints={})  # None is never a duplicate
+
+    class Broken:
+        @property
+        def value(self) -> Any:
+            raise RuntimeError("broken details")
+
+    broken = HookContext("f", FlagType.BOOLEAN, False, context, ClientMetadata("x"), Metadata("P"))
+    hook.finally_after(hook_context=broken, details=Broken(), hints={})  # type: ignore[arg-type]
+    rows = [
+        {k: v for k, v in row.items() if k not in ("event_id", "timestamp")} for row in captured.evaluations()
+    ]
+    stats = captured.exporter.stats()
+    keys = ("enqueued", "exported", "duplicate_hook_calls", "dropped.capture_error")
+    return rows, {key: stats[key] for key in keys}
+
+
+@needs_speedups
+def test_the_c_stage_is_the_python_stage() -> None:
+    outcomes = []
+    for python in (True, False):
+        with capture_events(register_hook=False) as captured:
+            hook = ExportHook(captured.exporter)
+            assert isinstance(hook.finally_after, speedups.FinallyAfter)
+            outcomes.append(_stage_outcome(_python_stage(hook) if python else hook, captured))
+    python_outcome, c_outcome = outcomes
+    assert c_outcome == python_outcome
+    rows, counts = c_outcome
+    assert [row["domain"] for row in rows] == [None, "d", None, None]
+    assert counts == {"enqueued": 4, "exported": 4, "duplicate_hook_calls": 1, "dropped.capture_error": 1}
+
+
+@needs_speedups
+def test_the_c_stage_lets_what_is_not_an_exception_through() -> None:
+    """``except Exception``, as in Python: a KeyboardInterrupt is the application's to handle."""
+
+    class Interrupted:
+        @property
+        def value(self) -> Any:
+            raise KeyboardInterrupt
+
+    with capture_events(register_hook=False) as captured:
+        for hook in (ExportHook(captured.exporter), _python_stage(ExportHook(captured.exporter))):
+            context = HookContext("f", FlagType.BOOLEAN, False, EvaluationContext("u"), ClientMetadata(None))
+            with pytest.raises(KeyboardInterrupt):
+                hook.finally_after(hook_context=context, details=Interrupted(), hints={})  # type: ignore[arg-type]
+
+
+@needs_speedups
+def test_the_c_stage_takes_the_arguments_python_would() -> None:
+    with capture_events(register_hook=False) as captured:
+        stage = ExportHook(captured.exporter).finally_after
+        context = HookContext("f", FlagType.BOOLEAN, False, EvaluationContext("u"), ClientMetadata(None))
+        details = FlagEvaluationDetails("f", True)
+        stage(context, details=details, **{"hints": {}})  # keywords built at run time: not interned
+        for args, kwargs in [
+            ((context, details), {}),
+            ((context, details, {}, None), {}),
+            ((context,), {"details": details}),
+            ((context, details, {}), {"hints": {}}),
+            ((), {"hook_context": context, "details": details, "hints": {}, "extra": 1}),
+        ]:
+            with pytest.raises(TypeError):
+                stage(*args, **kwargs)
+        assert captured.exporter.stats()["enqueued"] == 1
+
+
+def test_a_subclass_that_overrides_the_stage_keeps_its_own() -> None:
+    seen: list[str] = []
+
+    class Auditing(ExportHook):
+        def finally_after(self, hook_context: Any, details: Any, hints: Any) -> None:
+            seen.append(hook_context.flag_key)
+            super().finally_after(hook_context, details, hints)
+
+    with capture_events(register_hook=False) as captured:
+        hook = Auditing(captured.exporter)
+        context = HookContext("f", FlagType.BOOLEAN, False, EvaluationContext("u"), ClientMetadata(None))
+        hook.finally_after(hook_context=context, details=FlagEvaluationDetails("f", True), hints={})
+        assert seen == ["f"]
+        assert len(captured.evaluations()) == 1
+
+
+def _engine_for_hand_off(max_queue_size: int) -> Engine:
+    limits = Limits(
+        max_queue_size=max_queue_size,
+        max_batch_size=3,  # the worker is woken at three queued items
+        max_batch_bytes=10**6,
+        flush_interval=3600,
+        max_event_bytes=1000,
+        export_timeout=30,
+    )
+    return Engine(
+        lambda line: line, lambda batch, deadline: ExportResult(delivered=len(batch)), limits, what="t"
+    )
+
+
+@needs_speedups
+@pytest.mark.parametrize("version", ["c", "python"])
+def test_the_c_hand_off_is_the_python_hand_off(version: str) -> None:
+    """Engine.submit's branches, each version: the first item starts the threads, the wake-up
+    threshold wakes the worker once, a full queue and a closed engine count what they refuse."""
+    engine = _engine_for_hand_off(max_queue_size=4)
+    assert isinstance(engine.submit, speedups.Submit)
+    submit = engine.submit if version == "c" else engine.submit_python
+    line = EncodedLine(b"{}\n", 0, None)
+    woken: list[int] = []
+    engine._wake_worker = lambda: woken.append(len(engine._queue))  # type: ignore[method-assign]
+    if version == "c":  # the C version holds the method it was given: give it this one
+        engine.submit = submit = speedups.Submit(
+            state=vars(engine), refused=engine._refused, wake=engine._wake_worker, python=engine.submit_python
+        )
+    engine._start_threads = lambda run=True: None  # type: ignore[method-assign]
+    engine._sender.thread.start = engine._worker.start = lambda: None  # type: ignore[method-assign]
+    submit(line)  # the first item: threads "started", then queued
+    assert engine._max_queue == 4 and len(engine._queue) == 1
+    submit(line)
+    assert woken == []
+    submit(line)
+    assert woken == [3], "woken once the queue reaches the threshold"
+    engine._wake_at = 1 << 62  # as _wake_worker does: the worker is awake
+    submit(line)
+    assert woken == [3]
+    submit(line)  # the fifth: the queue is full
+    assert len(engine._queue) == 4
+    engine._closed, engine._max_queue = True, 0  # as shutdown does
+    submit(line)
+    engine._fold_hot_counters()
+    counts = engine._counters.snapshot()
+    assert (counts.get("dropped.queue_full"), counts.get("dropped.shutdown")) == (1, 1)
+
+
+@needs_speedups
+def test_the_c_hand_off_hands_anything_unexpected_to_python() -> None:
+    engine = _engine_for_hand_off(max_queue_size=10)
+    calls: list[Any] = []
+    submit = speedups.Submit(
+        state=vars(engine), refused=engine._refused, wake=engine._wake_worker, python=calls.append
+    )
+    engine._max_queue = 10
+    engine._queue = []  # type: ignore[assignment]  # not the deque it was built with
+    submit("a")
+    engine._queue = deque()
+    engine._max_queue = "10"  # type: ignore[assignment]
+    submit("b")
+    assert calls == ["a", "b"] and not engine._queue

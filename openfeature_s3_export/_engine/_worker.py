@@ -1,6 +1,6 @@
 """The engine: a bounded intake queue, the worker thread and the flush protocol.
 
-It knows nothing about OpenFeature: items go in through :meth:`Engine.submit` (the caller's
+It knows nothing about OpenFeature: items go in through :attr:`Engine.submit` (the caller's
 thread: an append to a ``collections.deque``, no lock, no I/O), the worker turns each into an
 encoded line with the ``encode`` it was given, a :class:`Batcher` groups the lines and a
 :class:`Sender` ships them (and, with a spill directory, writes to a :class:`Spill` what it
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from itertools import repeat
 from typing import Any, Final
 
+from .._accelerated import speedups
 from .._counters import Counters, Describe, HotCounter, HotCounters, drop_key, total_dropped
 from .._encoding import EncodedLine, line_data
 from .._log import RateLimitedLog, logger
@@ -95,6 +96,13 @@ class Engine(Lifecycle):
         self._dropped_shutdown = self._hot.register(drop_key(DROP_SHUTDOWN))
         self._closed = False
         self._init_state()
+        self.submit: Callable[[Any], None] = self.submit_python
+        """``submit(item)``: queue *item*; never blocks, never raises.  :meth:`submit_python`,
+        or its C version, which reads the same attributes and calls the same methods."""
+        if speedups is not None:
+            self.submit = speedups.Submit(
+                state=vars(self), refused=self._refused, wake=self._wake_worker, python=self.submit_python
+            )
         self._start_threads(run=False)
         self._wait_for_first_event(reinit=False)
         if limits.spill_dir is not None and has_segments(limits.spill_dir):
@@ -108,8 +116,8 @@ class Engine(Lifecycle):
 
     # -- caller's thread ------------------------------------------------------------------
 
-    def submit(self, item: Any) -> None:
-        """Queue *item*; never blocks, never raises."""
+    def submit_python(self, item: Any) -> None:
+        """Queue *item*; never blocks, never raises (the definition of :attr:`submit`)."""
         # Two comparisons on the way in: _max_queue is 0 until the threads start and once
         # shutdown began, and _wake_at is out of reach while the worker is awake, so every
         # other case takes the slow branch below.
@@ -117,10 +125,13 @@ class Engine(Lifecycle):
         if len(queue) < self._max_queue:
             queue.append(item)
             if len(queue) >= self._wake_at:
-                self._wake_at = _AWAKE
-                self._wake.set()
+                self._wake_worker()
         else:
             self._refused(item)
+
+    def _wake_worker(self) -> None:
+        self._wake_at = _AWAKE
+        self._wake.set()
 
     def _refused(self, item: Any) -> None:
         """The queue is full, closed, or waiting for its first event (caller's thread)."""
@@ -128,13 +139,13 @@ class Engine(Lifecycle):
             self._dropped_shutdown.incr()
         elif self._idle_after_fork:
             self._start_after_fork()
-            self.submit(item)
+            self.submit_python(item)
         elif self._pid != os.getpid():
             # A fork that ran no os.register_at_fork hooks (uWSGI without lazy-apps or
             # py-call-uwsgi-fork-hooks): this child has no worker, so its queue only filled.
             # Checked here, when the queue is full, to cost the normal path nothing.
             self._recover_from_silent_fork()
-            self.submit(item)
+            self.submit_python(item)
         else:
             self._dropped_queue_full.incr()
 
