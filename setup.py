@@ -10,7 +10,8 @@ setup(
     ext_modules=[
         Extension(
             "openfeature_s3_export._speedups",
-            ["openfeature_s3_export/_speedups.c"],
+            [f"openfeature_s3_export/_c/{name}.c" for name in ("module", "capture", "stage", "joiner")],
+            depends=["openfeature_s3_export/_c/speedups.h"],
             optional=True,
         )
     ]

@@ -1,0 +1,70 @@
+/* What the C files of the optional extension share (see module.c for the overview). */
+#ifndef OPENFEATURE_S3_EXPORT_SPEEDUPS_H
+#define OPENFEATURE_S3_EXPORT_SPEEDUPS_H
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <string.h>
+#include <time.h>
+
+/* What the files share stays inside the extension: a global named like a libc function (bind)
+ * would otherwise be bound to that function by the dynamic linker. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* Interned attribute, argument and key names, made once at import: str_<name> is "<name>". */
+#define SPEEDUPS_STRINGS(X) \
+    X(value) \
+    X(default_value) \
+    X(evaluation_context) \
+    X(attributes) \
+    X(provider_metadata) \
+    X(client_metadata) \
+    X(targeting_key) \
+    X(flag_key) \
+    X(flag_type) \
+    X(variant) \
+    X(reason) \
+    X(error_code) \
+    X(error_message) \
+    X(flag_metadata) \
+    X(name) \
+    X(domain) \
+    X(hook_context) \
+    X(details) \
+    X(hints) \
+    X(last_evaluation) \
+    X(submit) \
+    X(duplicate_hook) \
+    X(capture_failed) \
+    X(_queue) \
+    X(_max_queue) \
+    X(_wake_at) \
+    X(append) \
+    X(kind) \
+    X(ms) \
+    X(at) \
+    X(id_prefix) \
+    X(time_prefix)
+#define DECLARE_STRING(name) extern PyObject *str_##name;
+SPEEDUPS_STRINGS(DECLARE_STRING)
+#undef DECLARE_STRING
+
+extern PyObject *evaluation_kind;   /* the int 0: capture.EVALUATION */
+extern PyObject *snapshot_fn;       /* _snapshot.snapshot */
+extern PyObject *snapshot_attrs_fn; /* _snapshot.snapshot_attributes */
+
+/* capture.c */
+PyObject *make_record(PyObject *hook_context, PyObject *details, PyObject *client);
+PyObject *evaluation_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *capture_bind(PyObject *module, PyObject *args);
+
+/* stage.c, joiner.c */
+extern PyTypeObject SubmitType, FinallyAfterType, LineJoinerType;
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif

@@ -1,0 +1,303 @@
+/* The caller's side of an evaluation: ExportHook.finally_after (hook.py) and the engine's
+ * hand-off Engine.submit_python (_engine/_worker.py), each step for step. */
+#include "speedups.h"
+
+/* -- Submit --------------------------------------------------------------------------------- */
+
+/* Engine.submit_python (_engine/_worker.py), step for step, over the engine's own attributes:
+ * the caller's hand-off to the worker.  Anything unexpected goes to the Python version. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *state;      /* vars(engine): _queue, _max_queue and _wake_at are read per call */
+    PyObject *refused;    /* engine._refused: the queue is full, closed or not started */
+    PyObject *wake;       /* engine._wake_worker */
+    PyObject *python;     /* engine.submit_python */
+    PyObject *queue_type; /* collections.deque */
+    PyObject *append;     /* collections.deque.append */
+    vectorcallfunc vectorcall;
+} Submit;
+
+/* state[name] as a Py_ssize_t; -1 when it is missing or not an exact int (no error set) */
+static Py_ssize_t
+state_size(PyObject *state, PyObject *name)
+{
+    PyObject *v = PyDict_GetItemWithError(state, name);
+    if (v == NULL || !PyLong_CheckExact(v)) {
+        PyErr_Clear();
+        return -1;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(v);
+    if (n == -1)
+        PyErr_Clear();
+    return n;
+}
+
+static PyObject *
+submit_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Submit *self = (Submit *)callable;
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "submit(item)");
+        return NULL;
+    }
+    PyObject *item = args[0];
+    PyObject *queue = PyDict_GetItemWithError(self->state, str__queue);
+    Py_ssize_t max_queue = state_size(self->state, str__max_queue);
+    if (queue == NULL || (PyObject *)Py_TYPE(queue) != self->queue_type || max_queue < 0) {
+        PyErr_Clear();
+        return PyObject_CallOneArg(self->python, item);
+    }
+    Py_ssize_t queued = PyObject_Size(queue);
+    if (queued < 0)
+        return NULL;
+    if (queued >= max_queue)
+        return PyObject_CallOneArg(self->refused, item);
+    PyObject *call[2] = {queue, item};
+    PyObject *done = PyObject_Vectorcall(self->append, call, 2, NULL);
+    if (done == NULL)
+        return NULL;
+    Py_DECREF(done);
+    /* No other thread ran since the length was read: the append made it one more. */
+    Py_ssize_t wake_at = state_size(self->state, str__wake_at);
+    if (wake_at >= 0 && queued + 1 < wake_at)
+        Py_RETURN_NONE;
+    return PyObject_CallNoArgs(self->wake);
+}
+
+static int
+submit_init(Submit *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"state", "refused", "wake", "python", NULL};
+    PyObject *state, *refused, *wake, *python;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OOO:Submit", kwlist, &PyDict_Type, &state,
+                                     &refused, &wake, &python))
+        return -1;
+    PyObject *queue = PyDict_GetItemWithError(state, str__queue);
+    if (queue == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "the engine has no _queue yet");
+        return -1;
+    }
+    PyObject *append = PyObject_GetAttr((PyObject *)Py_TYPE(queue), str_append);
+    if (append == NULL)
+        return -1;
+    Py_XSETREF(self->state, Py_NewRef(state));
+    Py_XSETREF(self->refused, Py_NewRef(refused));
+    Py_XSETREF(self->wake, Py_NewRef(wake));
+    Py_XSETREF(self->python, Py_NewRef(python));
+    Py_XSETREF(self->queue_type, Py_NewRef((PyObject *)Py_TYPE(queue)));
+    Py_XSETREF(self->append, append);
+    self->vectorcall = submit_vectorcall;
+    return 0;
+}
+
+static int
+submit_traverse(Submit *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->state);
+    Py_VISIT(self->refused);
+    Py_VISIT(self->wake);
+    Py_VISIT(self->python);
+    Py_VISIT(self->queue_type);
+    Py_VISIT(self->append);
+    return 0;
+}
+
+static int
+submit_clear(Submit *self)
+{
+    Py_CLEAR(self->state);
+    Py_CLEAR(self->refused);
+    Py_CLEAR(self->wake);
+    Py_CLEAR(self->python);
+    Py_CLEAR(self->queue_type);
+    Py_CLEAR(self->append);
+    return 0;
+}
+
+static void
+submit_dealloc(Submit *self)
+{
+    PyObject_GC_UnTrack(self);
+    submit_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyTypeObject SubmitType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "openfeature_s3_export._speedups.Submit",
+    .tp_doc = "Submit(state, refused, wake, python)(item): Engine.submit_python in C.",
+    .tp_basicsize = sizeof(Submit),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)submit_init,
+    .tp_traverse = (traverseproc)submit_traverse,
+    .tp_clear = (inquiry)submit_clear,
+    .tp_dealloc = (destructor)submit_dealloc,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Submit, vectorcall),
+};
+
+/* -- FinallyAfter --------------------------------------------------------------------------- */
+
+/* ExportHook.finally_after (hook.py), the definition this follows step for step: the duplicate
+ * check on the intake's last_evaluation, the capture, the hand-off to the engine; any Exception
+ * on the way is counted as a failed capture and never reaches the evaluation. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *intake;     /* exporter.Intake: last_evaluation and submit are read per call */
+    PyObject *duplicate;  /* intake.duplicate_hook */
+    PyObject *failed;     /* intake.capture_failed */
+    vectorcallfunc vectorcall;
+} FinallyAfter;
+
+/* Where a keyword argument goes: 0 hook_context, 1 details, 2 hints, -1 none of them. */
+static int
+finally_slot(PyObject *name)
+{
+    /* The SDK passes its keywords as identifiers, which are interned: compared by identity
+     * first, by value for anyone else. */
+    if (name == str_hook_context)
+        return 0;
+    if (name == str_details)
+        return 1;
+    if (name == str_hints)
+        return 2;
+    if (!PyUnicode_Check(name))
+        return -1;
+    if (PyUnicode_Compare(name, str_hook_context) == 0)
+        return 0;
+    if (PyUnicode_Compare(name, str_details) == 0)
+        return 1;
+    if (PyUnicode_Compare(name, str_hints) == 0)
+        return 2;
+    return -1;
+}
+
+static PyObject *
+finally_capture(FinallyAfter *self, PyObject *hook_context, PyObject *details)
+{
+    PyObject *evaluation = PyObject_GetAttr(hook_context, str_client_metadata);
+    if (evaluation == NULL)
+        return NULL;
+    PyObject *last = PyObject_GetAttr(self->intake, str_last_evaluation);
+    if (last == NULL) {
+        Py_DECREF(evaluation);
+        return NULL;
+    }
+    Py_DECREF(last); /* compared by identity only; the intake keeps it */
+    PyObject *result;
+    if (evaluation == last && evaluation != Py_None) {
+        result = PyObject_CallNoArgs(self->duplicate);
+    }
+    else if (PyObject_SetAttr(self->intake, str_last_evaluation, evaluation) < 0) {
+        result = NULL;
+    }
+    else {
+        PyObject *record = make_record(hook_context, details, evaluation);
+        PyObject *submit = record == NULL ? NULL : PyObject_GetAttr(self->intake, str_submit);
+        result = submit == NULL ? NULL : PyObject_CallOneArg(submit, record);
+        Py_XDECREF(submit);
+        Py_XDECREF(record);
+    }
+    Py_DECREF(evaluation);
+    return result;
+}
+
+static PyObject *
+finally_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FinallyAfter *self = (FinallyAfter *)callable;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *given[3] = {NULL, NULL, NULL};
+    if (nargs > 3)
+        goto bad_arguments;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        given[i] = args[i];
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        int slot = finally_slot(PyTuple_GET_ITEM(kwnames, k));
+        if (slot < 0 || given[slot] != NULL)
+            goto bad_arguments;
+        given[slot] = args[nargs + k];
+    }
+    if (given[0] == NULL || given[1] == NULL || given[2] == NULL)
+        goto bad_arguments;
+    PyObject *result = finally_capture(self, given[0], given[1]);
+    if (result != NULL) {
+        Py_DECREF(result);
+        Py_RETURN_NONE;
+    }
+    /* except Exception: a capture bug must cost one counted event, never the evaluation */
+    if (!PyErr_ExceptionMatches(PyExc_Exception))
+        return NULL;
+    PyErr_Clear();
+    result = PyObject_CallNoArgs(self->failed);
+    if (result == NULL)
+        return NULL;
+    Py_DECREF(result);
+    Py_RETURN_NONE;
+bad_arguments:
+    PyErr_SetString(PyExc_TypeError, "finally_after(hook_context, details, hints)");
+    return NULL;
+}
+
+static int
+finally_init(FinallyAfter *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"intake", NULL};
+    PyObject *intake, *duplicate = NULL, *failed = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:FinallyAfter", kwlist, &intake))
+        return -1;
+    if ((duplicate = PyObject_GetAttr(intake, str_duplicate_hook)) == NULL ||
+        (failed = PyObject_GetAttr(intake, str_capture_failed)) == NULL) {
+        Py_XDECREF(duplicate);
+        return -1;
+    }
+    Py_XSETREF(self->intake, Py_NewRef(intake));
+    Py_XSETREF(self->duplicate, duplicate);
+    Py_XSETREF(self->failed, failed);
+    self->vectorcall = finally_vectorcall;
+    return 0;
+}
+
+static int
+finally_traverse(FinallyAfter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->intake);
+    Py_VISIT(self->duplicate);
+    Py_VISIT(self->failed);
+    return 0;
+}
+
+static int
+finally_clear(FinallyAfter *self)
+{
+    Py_CLEAR(self->intake);
+    Py_CLEAR(self->duplicate);
+    Py_CLEAR(self->failed);
+    return 0;
+}
+
+static void
+finally_dealloc(FinallyAfter *self)
+{
+    PyObject_GC_UnTrack(self);
+    finally_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyTypeObject FinallyAfterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "openfeature_s3_export._speedups.FinallyAfter",
+    .tp_doc = "FinallyAfter(intake)(hook_context, details, hints): ExportHook.finally_after.",
+    .tp_basicsize = sizeof(FinallyAfter),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)finally_init,
+    .tp_traverse = (traverseproc)finally_traverse,
+    .tp_clear = (inquiry)finally_clear,
+    .tp_dealloc = (destructor)finally_dealloc,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(FinallyAfter, vectorcall),
+};
