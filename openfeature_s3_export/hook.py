@@ -33,11 +33,27 @@ class ExportHook(Hook):
         self.exporter = exporter
         """The exporter this hook feeds (integrations use it to register one hook per exporter)."""
         self._intake = exporter.intake
-        if speedups is not None and type(self).finally_after is ExportHook.finally_after:
-            # The C version of the method below, which it follows step for step.  Set on the
-            # instance, where the SDK's getattr finds it first (and without making a bound
-            # method per call); a subclass that overrides the method keeps its own.
+        if speedups is not None:
+            self._use_c_stages()
+
+    def _use_c_stages(self) -> None:
+        """Put the C versions of the stages this class does not override on the instance.
+
+        The SDK looks each stage up with ``getattr`` on the hook object, so an instance
+        attribute is found first, without a bound method per call.  ``finally_after`` in C
+        follows the Python method below step for step; ``before``, ``after``, ``error`` and
+        ``supports_flag_value_type`` do nothing here, and their C versions (``None`` and
+        ``True``) spare every evaluation four Python calls.  A subclass keeps what it overrides.
+        """
+        assert speedups is not None
+        cls = type(self)
+        if cls.finally_after is ExportHook.finally_after:
             self.finally_after = speedups.FinallyAfter(self._intake)  # type: ignore[method-assign]
+        for stage in ("before", "after", "error"):
+            if getattr(cls, stage) is getattr(Hook, stage):
+                setattr(self, stage, speedups.Returns(None, keywords=True))
+        if cls.supports_flag_value_type is Hook.supports_flag_value_type:
+            self.supports_flag_value_type = speedups.Returns(True)  # type: ignore[method-assign]
 
     def finally_after(
         self,

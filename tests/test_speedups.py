@@ -20,15 +20,25 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openfeature import api
 from openfeature.client import ClientMetadata
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.flag_evaluation import ErrorCode, FlagEvaluationDetails, FlagType, Reason
-from openfeature.hook import HookContext
+from openfeature.hook import Hook, HookContext
 from openfeature.provider.metadata import Metadata
 
 from openfeature_s3_export import ContextPolicy, EncodedLine, EncodingError, ExportHook, ExportResult
 from openfeature_s3_export._accelerated import speedups
-from openfeature_s3_export._capture import TIME_NS, evaluation_record, py_evaluation_record
+from openfeature_s3_export._capture import (
+    CONTEXT_ATTRIBUTES,
+    ERROR_MESSAGE,
+    EVALUATION_PROVIDER_NAME,
+    REASON,
+    TIME_NS,
+    VARIANT,
+    evaluation_record,
+    py_evaluation_record,
+)
 from openfeature_s3_export._engine import Engine, Limits
 from openfeature_s3_export._env import PURE_PYTHON
 from openfeature_s3_export._rows import RowBuilder
@@ -128,6 +138,91 @@ def test_the_c_capture_is_the_python_capture(evaluation: tuple[HookContext, Any]
     c = evaluation_record(hook_context, details)
     assert _shape(c) == _shape(python)
     assert type(c[TIME_NS]) is int and 0 <= c[TIME_NS] - python[TIME_NS] < 60 * 10**9
+
+
+class _Details(FlagEvaluationDetails[Any]):
+    """What getattr gives is not always what ``__dict__`` holds: the C capture must see the same."""
+
+    @property  # a data descriptor: getattr never reads the instance's variant
+    def variant(self) -> str:
+        return "from-the-property"
+
+    @variant.setter
+    def variant(self, value: str | None) -> None:
+        self.__dict__["variant"] = "in-the-dict"
+
+
+class _SlottedMetadata:
+    """No __dict__ at all."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _LazyContext(EvaluationContext):
+    """Attributes that exist only through __getattr__."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "attributes":
+            return {"lazy": True}
+        raise AttributeError(name)
+
+
+def _records(hook_context: HookContext, details: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    return py_evaluation_record(hook_context, details), evaluation_record(hook_context, details)
+
+
+@needs_speedups
+def test_the_c_capture_reads_attributes_as_getattr_does() -> None:
+    """The C capture reads an instance's __dict__ only where getattr would: a property, a class
+    default, a class without __dict__ and a __getattr__ each give what getattr gives."""
+    context = EvaluationContext("u", {"plan": "pro"})
+    hook_context = HookContext("f", FlagType.STRING, "d", context, ClientMetadata("dom"), Metadata("P"))
+    for _ in range(3):  # the first read checks the type, the next ones use what it found
+        python, c = _records(hook_context, _Details("f", "v", variant="x"))
+        assert c[VARIANT] == python[VARIANT] == "from-the-property"
+        assert _shape(c) == _shape(python)
+
+    class Defaults(FlagEvaluationDetails[Any]):
+        pass
+
+    details = Defaults("f", "v")
+    del details.__dict__["reason"]  # getattr now finds the class's default: None
+    python, c = _records(hook_context, details)
+    assert c[REASON] is python[REASON] is None
+
+    class Intercepted(FlagEvaluationDetails[Any]):
+        def __getattribute__(self, name: str) -> Any:
+            return "intercepted" if name == "error_message" else super().__getattribute__(name)
+
+    for _ in range(2):
+        python, c = _records(hook_context, Intercepted("f", "v", error_message="in-the-dict"))
+        assert c[ERROR_MESSAGE] == python[ERROR_MESSAGE] == "intercepted"
+
+    lazy = _LazyContext("u")
+    del lazy.__dict__["attributes"]
+    slotted = HookContext("f", FlagType.STRING, "d", lazy, None, _SlottedMetadata("S"))  # type: ignore[arg-type]
+    python, c = _records(slotted, FlagEvaluationDetails("f", "v"))
+    assert _shape(c) == _shape(python)
+    assert c[CONTEXT_ATTRIBUTES] == {"lazy": True} and c[EVALUATION_PROVIDER_NAME] == "S"
+
+
+@needs_speedups
+def test_the_c_capture_notices_a_class_changed_after_its_first_use() -> None:
+    class Details(FlagEvaluationDetails[Any]):
+        pass
+
+    context = HookContext("f", FlagType.STRING, "d", EvaluationContext("u"), None, None)
+    assert evaluation_record(context, Details("f", "v", variant="a"))[VARIANT] == "a"
+    # A data descriptor from now on: getattr stops reading the instance's variant.
+    Details.variant = property(  # type: ignore[assignment,method-assign]
+        lambda self: "changed", lambda self, value: self.__dict__.__setitem__("variant", value)
+    )
+    for _ in range(2):  # before and after a getattr gives the changed class a new version
+        assert Details("f", "v").variant == "changed"
+        assert evaluation_record(context, Details("f", "v", variant="a"))[VARIANT] == "changed"
 
 
 @needs_speedups
@@ -391,6 +486,40 @@ def test_a_subclass_that_overrides_the_stage_keeps_its_own() -> None:
         hook.finally_after(hook_context=context, details=FlagEvaluationDetails("f", True), hints={})
         assert seen == ["f"]
         assert len(captured.evaluations()) == 1
+
+
+@needs_speedups
+def test_the_other_c_stages_do_what_the_sdk_hook_does() -> None:
+    with capture_events(register_hook=False) as captured:
+        hook = ExportHook(captured.exporter)
+        context = HookContext("f", FlagType.BOOLEAN, False, EvaluationContext("u"), ClientMetadata(None))
+        details = FlagEvaluationDetails("f", True)
+        assert isinstance(hook.before, speedups.Returns)
+        assert hook.before(hook_context=context, hints={}) is Hook().before(context, {})
+        assert hook.after(hook_context=context, details=details, hints={}) is None
+        assert hook.error(hook_context=context, exception=RuntimeError(), hints={}) is None
+        assert all(hook.supports_flag_value_type(flag_type) is True for flag_type in FlagType)
+        assert captured.exporter.stats()["enqueued"] == 0  # only finally_after captures
+
+
+def test_a_subclass_keeps_the_stages_it_overrides() -> None:
+    seen: list[str] = []
+
+    class Auditing(ExportHook):
+        def before(self, hook_context: Any, hints: Any) -> None:
+            seen.append("before")
+
+        def supports_flag_value_type(self, flag_type: FlagType) -> bool:
+            return flag_type is FlagType.BOOLEAN
+
+    with capture_events(register_hook=False) as captured:
+        api.add_hooks([Auditing(captured.exporter)])
+        client = api.get_client()
+        client.get_boolean_value("bool", False, EvaluationContext("u"))
+        client.get_string_value("str", "x", EvaluationContext("u"))
+        rows = captured.evaluations()
+    assert seen == ["before"]
+    assert [row["flag_key"] for row in rows] == ["bool"]  # the string flag is not supported
 
 
 def _engine_for_hand_off(max_queue_size: int) -> Engine:

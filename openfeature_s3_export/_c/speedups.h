@@ -61,7 +61,7 @@ PyObject *evaluation_record(PyObject *module, PyObject *const *args, Py_ssize_t 
 PyObject *capture_bind(PyObject *module, PyObject *args);
 
 /* stage.c, joiner.c */
-extern PyTypeObject SubmitType, FinallyAfterType, LineJoinerType;
+extern PyTypeObject SubmitType, FinallyAfterType, ReturnsType, LineJoinerType;
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

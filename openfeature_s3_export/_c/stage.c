@@ -148,7 +148,6 @@ typedef struct {
     PyObject *intake;     /* exporter.Intake: last_evaluation and submit are read per call */
     PyObject *duplicate;  /* intake.duplicate_hook */
     PyObject *failed;     /* intake.capture_failed */
-    vectorcallfunc vectorcall;
 } FinallyAfter;
 
 /* Where a keyword argument goes: 0 hook_context, 1 details, 2 hints, -1 none of them. */
@@ -204,26 +203,37 @@ finally_capture(FinallyAfter *self, PyObject *hook_context, PyObject *details)
     return result;
 }
 
+/* Called as the SDK calls a stage, getattr(hook, "finally_after")(**kwargs): through tp_call,
+ * so that the keyword dict is read as it is (a vectorcall would first unpack it into a new
+ * array and tuple of names). */
 static PyObject *
-finally_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+finally_call(PyObject *callable, PyObject *args, PyObject *kwargs)
 {
     FinallyAfter *self = (FinallyAfter *)callable;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
     PyObject *given[3] = {NULL, NULL, NULL};
     if (nargs > 3)
         goto bad_arguments;
     for (Py_ssize_t i = 0; i < nargs; i++)
-        given[i] = args[i];
-    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
-    for (Py_ssize_t k = 0; k < nkw; k++) {
-        int slot = finally_slot(PyTuple_GET_ITEM(kwnames, k));
-        if (slot < 0 || given[slot] != NULL)
-            goto bad_arguments;
-        given[slot] = args[nargs + k];
+        given[i] = PyTuple_GET_ITEM(args, i);
+    if (kwargs != NULL) {
+        Py_ssize_t pos = 0;
+        PyObject *name, *value;
+        while (PyDict_Next(kwargs, &pos, &name, &value)) {
+            int slot = finally_slot(name);
+            if (slot < 0 || given[slot] != NULL)
+                goto bad_arguments;
+            given[slot] = value;
+        }
     }
     if (given[0] == NULL || given[1] == NULL || given[2] == NULL)
         goto bad_arguments;
+    /* Held while Python code may run (a snapshot, the duplicate counter): the SDK owns the dict. */
+    Py_INCREF(given[0]);
+    Py_INCREF(given[1]);
     PyObject *result = finally_capture(self, given[0], given[1]);
+    Py_DECREF(given[0]);
+    Py_DECREF(given[1]);
     if (result != NULL) {
         Py_DECREF(result);
         Py_RETURN_NONE;
@@ -257,7 +267,6 @@ finally_init(FinallyAfter *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->intake, Py_NewRef(intake));
     Py_XSETREF(self->duplicate, duplicate);
     Py_XSETREF(self->failed, failed);
-    self->vectorcall = finally_vectorcall;
     return 0;
 }
 
@@ -292,12 +301,92 @@ PyTypeObject FinallyAfterType = {
     .tp_name = "openfeature_s3_export._speedups.FinallyAfter",
     .tp_doc = "FinallyAfter(intake)(hook_context, details, hints): ExportHook.finally_after.",
     .tp_basicsize = sizeof(FinallyAfter),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)finally_init,
     .tp_traverse = (traverseproc)finally_traverse,
     .tp_clear = (inquiry)finally_clear,
     .tp_dealloc = (destructor)finally_dealloc,
-    .tp_call = PyVectorcall_Call,
-    .tp_vectorcall_offset = offsetof(FinallyAfter, vectorcall),
+    .tp_call = finally_call,
+};
+
+/* -- Returns -------------------------------------------------------------------------------- */
+
+/* Returns(value, keywords)(...): *value*, whatever the arguments.  ExportHook's other stages and
+ * supports_flag_value_type, which the SDK calls for every evaluation and which do nothing in
+ * Python but cost a bound method and a frame each.  With *keywords* the instance is called
+ * through tp_call, as the SDK calls stages (**kwargs); without, by vectorcall (positional). */
+typedef struct {
+    PyObject_HEAD
+    PyObject *value;
+    vectorcallfunc vectorcall; /* NULL with keywords: tp_call then takes the SDK's dict as is */
+} Returns;
+
+static PyObject *
+returns_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return Py_NewRef(((Returns *)callable)->value);
+}
+
+static PyObject *
+returns_call(PyObject *callable, PyObject *args, PyObject *kwargs)
+{
+    return Py_NewRef(((Returns *)callable)->value);
+}
+
+static int
+returns_init(Returns *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"value", "keywords", NULL};
+    PyObject *value;
+    int keywords = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:Returns", kwlist, &value, &keywords))
+        return -1;
+    Py_XSETREF(self->value, Py_NewRef(value));
+    self->vectorcall = keywords ? NULL : returns_vectorcall;
+    return 0;
+}
+
+static PyObject *
+returns_repr(Returns *self)
+{
+    return PyUnicode_FromFormat("Returns(%R)", self->value);
+}
+
+static int
+returns_traverse(Returns *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->value);
+    return 0;
+}
+
+static int
+returns_clear(Returns *self)
+{
+    Py_CLEAR(self->value);
+    return 0;
+}
+
+static void
+returns_dealloc(Returns *self)
+{
+    PyObject_GC_UnTrack(self);
+    returns_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyTypeObject ReturnsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "openfeature_s3_export._speedups.Returns",
+    .tp_doc = "Returns(value, keywords=False)(*args, **kwargs): value.",
+    .tp_basicsize = sizeof(Returns),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)returns_init,
+    .tp_repr = (reprfunc)returns_repr,
+    .tp_traverse = (traverseproc)returns_traverse,
+    .tp_clear = (inquiry)returns_clear,
+    .tp_dealloc = (destructor)returns_dealloc,
+    .tp_call = returns_call,
+    .tp_vectorcall_offset = offsetof(Returns, vectorcall),
 };
