@@ -27,7 +27,7 @@ from collections import deque
 from typing import Any
 
 from _common import machine, main, median, print_table, write_results
-from cpu_cost import interleaved
+from cpu_cost import interleaved, paired
 
 _WAKE_AT = 256  # as the engine's worker: woken once this many items are queued
 
@@ -96,7 +96,7 @@ def _hooks() -> dict[str, Any]:
 def run(quick: bool) -> dict[str, Any]:
     from openfeature_s3_export import ExportHook
 
-    rounds, n = (2, 5_000) if quick else (10, 50_000)
+    rounds, n = (2, 5_000) if quick else (30, 10_000)
 
     def variants_for(new_exporter: Any) -> dict[str, tuple[Any, Any]]:
         variants: dict[str, tuple[Any, Any]] = {name: (hook, None) for name, hook in _hooks().items()}
@@ -107,23 +107,24 @@ def run(quick: bool) -> dict[str, Any]:
     samples, _ = interleaved(variants_for, rounds, n)
     variants = list(samples)
     med = {name: {k: median(v) for k, v in s.items()} for name, s in samples.items()}
-    base = med["noop"]
+    compared = {name: paired(samples, name) for name in variants}
     rows = [
         [
             name,
-            f"{(med[name]['caller'] - base['caller']) / 1000:+.2f}",
-            f"{med[name]['process'] / base['process']:.3f}x",
+            f"{compared[name]['caller_over_ns'] / 1000:+.2f}",
+            f"{compared[name]['process_ratio']:.3f}x",
         ]
         for name in variants
     ]
-    print(f"Caller's thread per evaluation above the no-op hook, median of {rounds} rounds of {n:,}")
+    print(f"Caller's thread per evaluation above the no-op hook, {rounds} rounds of {n:,}, per-round medians")
     print_table(["variant", "caller µs above noop", "process ratio"], rows)
     results = {
         "machine": machine(),
         "rounds": rounds,
         "evaluations_per_round": n,
-        "median_ns": med,
-        "caller_over_noop_ns": {name: med[name]["caller"] - base["caller"] for name in variants},
+        "median_ns": {name: {k: med[name][k] for k in ("process", "caller")} for name in med},
+        "paired": compared,
+        "caller_over_noop_ns": {name: compared[name]["caller_over_ns"] for name in variants},
     }
     write_results("caller_floor", results)
     return results

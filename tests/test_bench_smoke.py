@@ -109,3 +109,18 @@ def test_caller_floor_quick(tmp_path: Path) -> None:
     assert set(results["median_ns"]) == set(steps)
     assert all(math.isfinite(v) and v > 0 for step in results["median_ns"].values() for v in step.values())
     assert set(results["caller_over_noop_ns"]) == set(steps)
+
+
+@pytest.mark.timeout(300)
+def test_instructions_quick(tmp_path: Path) -> None:
+    """The instruction counts run under valgrind and cover the caller of each variant."""
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed")
+    _run_quick("instructions.py", tmp_path, timeout=280)
+    counts = json.loads((tmp_path / "instructions.json").read_text())["caller_instructions_per_evaluation"]
+    assert set(counts) == {"noop", "export"}
+    # The SDK's own evaluation is tens of thousands of instructions: a count far below that
+    # would mean the loop did not run under the measured thread.
+    assert all(v > 10_000 for v in counts.values())
