@@ -160,7 +160,7 @@ def pure_python_export(new_exporter: Callable[[], Any]) -> tuple[Any, Any] | Non
         _rows.speedups = speedups
     hook = ExportHook(exporter)
     for stage in ("before", "after", "error", "supports_flag_value_type"):
-        vars(hook).pop(stage)  # the SDK's Python methods, not their C versions
+        vars(hook).pop(stage, None)  # the SDK's Python methods, not their C versions
     # The same finally_after, its capture the Python one: set on the instance, as the SDK
     # looks the method up on the hook object.
     names = {**vars(hook_module), "evaluation_record": py_evaluation_record}
