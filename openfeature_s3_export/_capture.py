@@ -11,6 +11,13 @@ context alive (with its evaluation context and metadata objects) made the garbag
 walk all of them on every young-generation pass, which cost the caller's thread about 2 µs
 per evaluation (docs/performance.md).  Strings, numbers and a dict of JSON scalars are not
 tracked by the collector at all.
+
+With the C extension, an evaluation's record is a ``_speedups.Record``: the same fifteen fields,
+read the same ways (index, iteration, slices, ``==`` with the tuple), in one allocation, with
+the capture time as a C integer and plain context attributes as key/value pairs inside it.  The
+worker frees every record on another core, and each block it frees costs the caller's thread a
+cache miss when it is handed out again: the tuple, its int, its dict and the dict's keys were
+four blocks an evaluation (docs/performance.md, section 1).
 """
 
 from __future__ import annotations
@@ -98,7 +105,8 @@ def py_evaluation_record(hook_context: Any, details: Any) -> tuple[Any, ...]:
 
 evaluation_record: Callable[[Any, Any], tuple[Any, ...]] = py_evaluation_record
 """``evaluation_record(hook_context, details)``: :func:`py_evaluation_record`, in C when the
-extension is built (it reads the same attributes and copies values the same way)."""
+extension is built (it reads the same attributes and copies values the same way, and returns a
+``Record`` that reads as the tuple)."""
 if speedups is not None:
     speedups.bind(snapshot, snapshot_attributes)
     evaluation_record = speedups.evaluation_record

@@ -210,6 +210,30 @@ def test_the_c_capture_reads_attributes_as_getattr_does() -> None:
 
 
 @needs_speedups
+def test_the_c_capture_copies_the_attributes_where_python_does() -> None:
+    """A field read after the attributes may run code that changes them (a property): both
+    captures keep the attributes as they were when the attributes were read."""
+    attributes: dict[str, Any] = {"plan": "pro"}
+
+    class Meddling(FlagEvaluationDetails[Any]):
+        @property
+        def error_message(self) -> str:
+            attributes["tags"] = ["added"]  # not a JSON scalar: no longer a plain dict
+            attributes["plan"] = "free"
+            return "m"
+
+        @error_message.setter
+        def error_message(self, value: str | None) -> None:
+            pass
+
+    context = HookContext("f", FlagType.STRING, "d", EvaluationContext("u", attributes))
+    for capture in (py_evaluation_record, evaluation_record):
+        attributes.clear()
+        attributes["plan"] = "pro"
+        assert capture(context, Meddling("f", "v"))[CONTEXT_ATTRIBUTES] == {"plan": "pro"}
+
+
+@needs_speedups
 def test_the_c_capture_notices_a_class_changed_after_its_first_use() -> None:
     class Details(FlagEvaluationDetails[Any]):
         pass
@@ -381,6 +405,53 @@ def test_lines_across_milliseconds_take_each_their_own_stamp() -> None:
 @given(st.lists(evaluations(), min_size=1, max_size=12))
 def test_the_c_joiner_writes_the_python_bytes(evaluations: list[tuple[HookContext, Any]]) -> None:
     _assert_same_lines([py_evaluation_record(h, d) for h, d in evaluations])
+
+
+@needs_speedups
+@settings(max_examples=200, deadline=None)
+@given(st.lists(evaluations(), min_size=1, max_size=12))
+def test_the_c_joiner_reads_the_c_record_as_python_reads_it(
+    evaluations: list[tuple[HookContext, Any]],
+) -> None:
+    _assert_same_lines([evaluation_record(h, d) for h, d in evaluations])
+
+
+@needs_speedups
+def test_a_c_record_is_joined_in_c(fallbacks: list[Any]) -> None:
+    hook_context = HookContext("f", FlagType.BOOLEAN, False, EvaluationContext("u", {"plan": "pro", "n": 2}))
+    details = FlagEvaluationDetails("f", True, "on", reason=Reason.STATIC)
+    first, second = evaluation_record(hook_context, details), evaluation_record(hook_context, details)
+    builder = _assert_same_lines([first, second])
+    assert fallbacks == [first]  # a new outcome: Python; the same outcome again: C
+    assert builder.encode(second).data.count(b'"{\\"plan\\":\\"pro\\",\\"n\\":2}"') == 1
+
+
+@needs_speedups
+def test_the_c_record_reads_like_the_tuple() -> None:
+    attributes: dict[str, Any] = {"plan": "pro", "n": 2, "ok": True, "x": None, "f": 1.5}
+    hook_context = HookContext(
+        "f", FlagType.BOOLEAN, False, EvaluationContext("u", attributes), None, Metadata("P")
+    )
+    details = FlagEvaluationDetails("f", True, "on", reason=Reason.STATIC)
+    record = evaluation_record(hook_context, details)
+    as_tuple = tuple(record)
+    assert type(record) is speedups.Record and len(record) == len(as_tuple) == 15
+    assert record == as_tuple and as_tuple == record
+    assert record != (*as_tuple[:-1], "other")
+    assert [record[i] for i in range(-15, 15)] == list(as_tuple) * 2
+    assert record[2:5] == as_tuple[2:5] and record[::-1] == as_tuple[::-1]
+    assert record[CONTEXT_ATTRIBUTES] == attributes and record[CONTEXT_ATTRIBUTES] is not attributes
+    assert type(record[TIME_NS]) is int and repr(record) == f"Record{as_tuple!r}"
+    attributes["plan"] = "free"  # the application changes its context after the evaluation
+    assert record[CONTEXT_ATTRIBUTES]["plan"] == "pro"
+    with pytest.raises(IndexError):
+        record[15]
+    with pytest.raises(TypeError):
+        hash(record)
+    nested = HookContext("f", FlagType.BOOLEAN, False, EvaluationContext("u", {"tags": ["a"]}))
+    assert evaluation_record(nested, details)[CONTEXT_ATTRIBUTES] == {"tags": ["a"]}  # the snapshot
+    empty = HookContext("f", FlagType.BOOLEAN, False, EvaluationContext("u", {}))
+    assert evaluation_record(empty, details)[CONTEXT_ATTRIBUTES] is None
 
 
 # -- the hook stage and the hand-off ------------------------------------------------------------

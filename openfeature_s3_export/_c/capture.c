@@ -17,43 +17,42 @@ copy_value(PyObject *v)
     return PyObject_CallOneArg(snapshot_fn, v);
 }
 
-static PyObject *
-copy_attributes(PyObject *attributes)
+/* Whether *attributes* is a dict of JSON scalars (str, int, bool, None, finite float), which
+ * the record keeps as key/value pairs; snapshot_attributes copies anything else, making the
+ * same decision in Python. */
+static int
+plain_attributes(PyObject *attributes)
 {
-    /* A plain dict of JSON scalars is copied here; anything else goes to
-     * snapshot_attributes, which makes the same decision in Python. */
-    if (PyDict_CheckExact(attributes)) {
-        Py_ssize_t pos = 0;
-        PyObject *key, *v;
-        int plain = 1;
-        while (PyDict_Next(attributes, &pos, &key, &v)) {
-            PyTypeObject *t = Py_TYPE(v);
-            if (t == &PyUnicode_Type || t == &PyLong_Type || t == &PyBool_Type || v == Py_None)
+    if (!PyDict_CheckExact(attributes))
+        return 0;
+    Py_ssize_t pos = 0;
+    PyObject *key, *v;
+    while (PyDict_Next(attributes, &pos, &key, &v)) {
+        PyTypeObject *t = Py_TYPE(v);
+        if (t == &PyUnicode_Type || t == &PyLong_Type || t == &PyBool_Type || v == Py_None)
+            continue;
+        if (t == &PyFloat_Type) {
+            double d = PyFloat_AS_DOUBLE(v);
+            if (d - d == 0.0) /* finite */
                 continue;
-            if (t == &PyFloat_Type) {
-                double d = PyFloat_AS_DOUBLE(v);
-                if (d - d == 0.0) /* finite */
-                    continue;
-            }
-            plain = 0;
-            break;
         }
-        if (plain)
-            return PyDict_Copy(attributes);
+        return 0;
     }
-    return PyObject_CallOneArg(snapshot_attrs_fn, attributes);
+    return 1;
 }
 
-static PyObject *
-now_ns(void)
+static int
+now_ns(long long *ns)
 {
 #ifdef CLOCK_REALTIME
     struct timespec ts;
-    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-        return PyLong_FromLongLong((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0) {
+        *ns = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        return 0;
+    }
 #endif
     PyErr_SetString(PyExc_OSError, "clock_gettime(CLOCK_REALTIME) failed");
-    return NULL;
+    return -1;
 }
 
 /* `attribute.name if attribute is not None else None`, stealing the reference to attribute */
@@ -200,10 +199,9 @@ make_record(PyObject *hook_context, PyObject *details, PyObject *client)
         PyErr_SetString(PyExc_RuntimeError, "_speedups.bind() was not called");
         return NULL;
     }
-    PyObject *record = PyTuple_New(15);
-    if (record == NULL)
-        return NULL;
-    PyObject *v, *context = NULL, *attributes = NULL;
+    PyObject *f[R_SIZE] = {NULL}, *v, *context = NULL, *attributes = NULL;
+    Record *record = NULL;
+    long long time_ns;
     Fields hook = {hook_context, NULL}, result = {details, NULL}, merged = {NULL, NULL};
     PyObject *hook_names[] = {str_default_value, str_evaluation_context, str_flag_key, str_flag_type,
                               str_provider_metadata, str_client_metadata};
@@ -212,63 +210,80 @@ make_record(PyObject *hook_context, PyObject *details, PyObject *client)
     PyObject *context_names[] = {str_attributes, str_targeting_key};
     open_fields(&hook, hook_context, &hook_context_type, hook_names, 6);
     open_fields(&result, details, &details_type, details_names, 6);
-    /* The slots of a new tuple are NULL, which its deallocator skips: on failure, drop it. */
-#define PUT(i, expr)                   \
-    do {                               \
-        v = (expr);                    \
-        if (v == NULL)                 \
-            goto fail;                 \
-        PyTuple_SET_ITEM(record, i, v); \
+    /* Read in the order of py_evaluation_record; every field a new reference in f. */
+#define GET(i, expr)              \
+    do {                          \
+        if ((f[i] = (expr)) == NULL) \
+            goto fail;            \
     } while (0)
-    PyTuple_SET_ITEM(record, 0, Py_NewRef(evaluation_kind));
+    f[R_KIND] = Py_NewRef(evaluation_kind);
     if ((v = field(&result, str_value)) == NULL)
         goto fail;
-    PyObject *copy = copy_value(v);
+    f[R_VALUE] = copy_value(v);
     Py_DECREF(v);
-    PUT(7, copy);
+    if (f[R_VALUE] == NULL)
+        goto fail;
     if ((v = field(&hook, str_default_value)) == NULL)
         goto fail;
-    copy = copy_value(v);
+    f[R_DEFAULT] = copy_value(v);
     Py_DECREF(v);
-    PUT(6, copy);
+    if (f[R_DEFAULT] == NULL)
+        goto fail;
     if ((context = field(&hook, str_evaluation_context)) == NULL)
         goto fail;
     open_fields(&merged, context, &context_type, context_names, 2);
     if ((attributes = field(&merged, str_attributes)) == NULL)
         goto fail;
-    PUT(1, now_ns());
+    if (now_ns(&time_ns) < 0)
+        goto fail;
     int truth = PyObject_IsTrue(attributes);
     if (truth < 0)
         goto fail;
-    PUT(2, truth ? copy_attributes(attributes) : Py_NewRef(Py_None));
-    PUT(3, field(&merged, str_targeting_key));
-    PUT(4, field(&hook, str_flag_key));
-    PUT(5, field(&hook, str_flag_type));
-    PUT(8, field(&result, str_variant));
-    PUT(9, field(&result, str_reason));
-    PUT(10, field(&result, str_error_code));
-    PUT(11, field(&result, str_error_message));
-    PUT(12, or_none(field(&result, str_flag_metadata)));
-    PUT(13, name_of(field(&hook, str_provider_metadata), str_name));
-    PUT(14, name_of(client != NULL ? Py_NewRef(client) : field(&hook, str_client_metadata), str_domain));
-#undef PUT
+    /* Copied here, where py_evaluation_record takes its snapshot: reading the fields below may
+     * run Python code (a property) that changes the attributes. */
+    int pairs = truth && plain_attributes(attributes);
+    if (!truth)
+        f[R_ATTRIBUTES] = Py_NewRef(Py_None);
+    else if (!pairs && (f[R_ATTRIBUTES] = PyObject_CallOneArg(snapshot_attrs_fn, attributes)) == NULL)
+        goto fail;
+    if ((record = record_new(pairs ? PyDict_GET_SIZE(attributes) : 0)) == NULL)
+        goto fail;
+    if (pairs) { /* nothing here runs Python code: the dict stays as plain_attributes saw it */
+        Py_ssize_t pos = 0, i = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(attributes, &pos, &key, &value)) {
+            record->pairs[i++] = Py_NewRef(key);
+            record->pairs[i++] = Py_NewRef(value);
+        }
+    }
+    GET(R_TARGETING_KEY, field(&merged, str_targeting_key));
+    GET(R_FLAG_KEY, field(&hook, str_flag_key));
+    GET(R_FLAG_TYPE, field(&hook, str_flag_type));
+    GET(R_VARIANT, field(&result, str_variant));
+    GET(R_REASON, field(&result, str_reason));
+    GET(R_ERROR_CODE, field(&result, str_error_code));
+    GET(R_ERROR_MESSAGE, field(&result, str_error_message));
+    GET(R_METADATA, or_none(field(&result, str_flag_metadata)));
+    GET(R_PROVIDER, name_of(field(&hook, str_provider_metadata), str_name));
+    GET(R_DOMAIN, name_of(client != NULL ? Py_NewRef(client) : field(&hook, str_client_metadata), str_domain));
+#undef GET
+    record->time_ns = time_ns;
+    memcpy(record->fields, f, sizeof(f)); /* the references move to the record */
     Py_DECREF(attributes);
     Py_DECREF(context);
     Py_XDECREF(hook.dict);
     Py_XDECREF(result.dict);
     Py_XDECREF(merged.dict);
-    /* Out of the collector's sight: only the queue refers to the new record, so no reference
-     * cycle can pass through it, and a young-generation collection (which the caller's own
-     * allocations trigger) would otherwise walk every queued record. */
-    PyObject_GC_UnTrack(record);
-    return record;
+    return (PyObject *)record;
 fail:
+    for (int i = 0; i < R_SIZE; i++)
+        Py_XDECREF(f[i]);
+    Py_XDECREF(record); /* its pairs, if any: the fields are still in f */
     Py_XDECREF(attributes);
     Py_XDECREF(context);
     Py_XDECREF(hook.dict);
     Py_XDECREF(result.dict);
     Py_XDECREF(merged.dict);
-    Py_DECREF(record);
     return NULL;
 }
 

@@ -4,12 +4,7 @@
 
 /* -- LineJoiner ----------------------------------------------------------------------------- */
 
-/* Record layout (see _capture.py) and the outcome key RowBuilder builds from it. */
-enum {
-    R_KIND, R_TIME_NS, R_ATTRIBUTES, R_TARGETING_KEY, R_FLAG_KEY, R_FLAG_TYPE, R_DEFAULT, R_VALUE,
-    R_VARIANT, R_REASON, R_ERROR_CODE, R_ERROR_MESSAGE, R_METADATA, R_PROVIDER, R_DOMAIN,
-    R_SIZE
-};
+/* The outcome key RowBuilder builds from a record (its layout: speedups.h). */
 #define KEY_SIZE 13
 
 typedef struct {
@@ -156,14 +151,11 @@ quote_plain(PyObject *text)
     return out;
 }
 
+/* The line of *record*, whose fields are *r* but for its context *attributes* and capture time. */
 static PyObject *
-joiner_line(LineJoiner *self, PyObject *record)
+join(LineJoiner *self, PyObject *record, PyObject *const *r, PyObject *attributes, long long time_ns)
 {
-    if (!PyTuple_CheckExact(record) || PyTuple_GET_SIZE(record) != R_SIZE
-        || PyTuple_GET_ITEM(record, R_KIND) != evaluation_kind)
-        return slow(self, record);
-    PyObject *const *r = &PyTuple_GET_ITEM(record, 0);
-    PyObject *attributes = r[R_ATTRIBUTES], *context = NULL;
+    PyObject *context = NULL;
     if (attributes != Py_None) {
         if (!PyDict_CheckExact(attributes))
             return slow(self, record); /* RichAttributes: the normalising encoder */
@@ -181,8 +173,6 @@ joiner_line(LineJoiner *self, PyObject *record)
             context = attributes;
         }
     }
-    if (!PyLong_CheckExact(r[R_TIME_NS]))
-        return slow(self, record);
     PyObject *targeting_key = r[R_TARGETING_KEY];
     if (targeting_key != Py_None && !PyUnicode_CheckExact(targeting_key))
         return slow(self, record);
@@ -209,9 +199,6 @@ joiner_line(LineJoiner *self, PyObject *record)
         context_json = quote_json(context_text);
     }
     if (context_json == NULL)
-        goto fall_back;
-    long long time_ns = PyLong_AsLongLong(r[R_TIME_NS]);
-    if (time_ns == -1 && PyErr_Occurred())
         goto fall_back;
     /* Python's floor division, for the odd negative time */
     long long time_us = time_ns / 1000 - (time_ns % 1000 < 0);
@@ -292,6 +279,39 @@ release:
     Py_XDECREF(counter);
     Py_XDECREF(data);
     Py_XDECREF(time_us_obj);
+    return line;
+}
+
+static PyObject *
+joiner_line(LineJoiner *self, PyObject *record)
+{
+    if (Py_TYPE(record) == &RecordType) { /* what the C capture makes */
+        Record *captured = (Record *)record;
+        if (captured->fields[R_KIND] != evaluation_kind)
+            return slow(self, record);
+        PyObject *attributes = record_attributes(captured);
+        if (attributes == NULL) {
+            PyErr_Clear();
+            return slow(self, record);
+        }
+        PyObject *line = join(self, record, captured->fields, attributes, captured->time_ns);
+        Py_DECREF(attributes);
+        return line;
+    }
+    /* a tuple: the Python capture, or a record the privacy gate rewrote */
+    if (!PyTuple_CheckExact(record) || PyTuple_GET_SIZE(record) != R_SIZE
+        || PyTuple_GET_ITEM(record, R_KIND) != evaluation_kind
+        || !PyLong_CheckExact(PyTuple_GET_ITEM(record, R_TIME_NS)))
+        return slow(self, record);
+    long long time_ns = PyLong_AsLongLong(PyTuple_GET_ITEM(record, R_TIME_NS));
+    if (time_ns == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return slow(self, record);
+    }
+    PyObject *attributes = PyTuple_GET_ITEM(record, R_ATTRIBUTES);
+    Py_INCREF(attributes); /* held while an __eq__ may run (cached_parts) */
+    PyObject *line = join(self, record, &PyTuple_GET_ITEM(record, 0), attributes, time_ns);
+    Py_DECREF(attributes);
     return line;
 }
 

@@ -46,7 +46,8 @@ PyInit__speedups(void)
     if ((evaluation_kind = PyLong_FromLong(0)) == NULL)
         return NULL;
     if (PyType_Ready(&LineJoinerType) < 0 || PyType_Ready(&FinallyAfterType) < 0
-        || PyType_Ready(&SubmitType) < 0 || PyType_Ready(&ReturnsType) < 0)
+        || PyType_Ready(&SubmitType) < 0 || PyType_Ready(&ReturnsType) < 0
+        || PyType_Ready(&RecordType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
@@ -54,7 +55,8 @@ PyInit__speedups(void)
     if (PyModule_AddObjectRef(module, "LineJoiner", (PyObject *)&LineJoinerType) < 0 ||
         PyModule_AddObjectRef(module, "FinallyAfter", (PyObject *)&FinallyAfterType) < 0 ||
         PyModule_AddObjectRef(module, "Submit", (PyObject *)&SubmitType) < 0 ||
-        PyModule_AddObjectRef(module, "Returns", (PyObject *)&ReturnsType) < 0) {
+        PyModule_AddObjectRef(module, "Returns", (PyObject *)&ReturnsType) < 0 ||
+        PyModule_AddObjectRef(module, "Record", (PyObject *)&RecordType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

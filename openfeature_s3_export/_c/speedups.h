@@ -55,13 +55,32 @@ extern PyObject *evaluation_kind;   /* the int 0: capture.EVALUATION */
 extern PyObject *snapshot_fn;       /* _snapshot.snapshot */
 extern PyObject *snapshot_attrs_fn; /* _snapshot.snapshot_attributes */
 
+/* The capture record's fields, by index (_capture.py). */
+enum {
+    R_KIND, R_TIME_NS, R_ATTRIBUTES, R_TARGETING_KEY, R_FLAG_KEY, R_FLAG_TYPE, R_DEFAULT, R_VALUE,
+    R_VARIANT, R_REASON, R_ERROR_CODE, R_ERROR_MESSAGE, R_METADATA, R_PROVIDER, R_DOMAIN,
+    R_SIZE
+};
+
+/* record.c: a capture record in one allocation.  fields[R_TIME_NS] stays NULL (time_ns holds
+ * it); fields[R_ATTRIBUTES] is None, the snapshot of attributes that are not a plain dict of
+ * JSON scalars, or NULL when the Py_SIZE(record) key/value pairs hold them. */
+typedef struct {
+    PyObject_VAR_HEAD
+    long long time_ns;
+    PyObject *fields[R_SIZE];
+    PyObject *pairs[1]; /* 2 * Py_SIZE(record): key, value, key, value... */
+} Record;
+Record *record_new(Py_ssize_t pairs);
+PyObject *record_attributes(Record *record); /* a new reference: the attributes as Python has them */
+
 /* capture.c */
 PyObject *make_record(PyObject *hook_context, PyObject *details, PyObject *client);
 PyObject *evaluation_record(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *capture_bind(PyObject *module, PyObject *args);
 
 /* stage.c, joiner.c */
-extern PyTypeObject SubmitType, FinallyAfterType, ReturnsType, LineJoinerType;
+extern PyTypeObject RecordType, SubmitType, FinallyAfterType, ReturnsType, LineJoinerType;
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop
