@@ -33,6 +33,7 @@ from openfeature_s3_export._capture import (
     CONTEXT_ATTRIBUTES,
     ERROR_MESSAGE,
     EVALUATION_PROVIDER_NAME,
+    FLAG_KEY,
     REASON,
     TIME_NS,
     VARIANT,
@@ -541,6 +542,35 @@ def test_the_c_stage_takes_the_arguments_python_would() -> None:
             with pytest.raises(TypeError):
                 stage(*args, **kwargs)
         assert captured.exporter.stats()["enqueued"] == 1
+
+
+@needs_speedups
+def test_the_c_stage_reads_an_intake_without_slots_through_getattr() -> None:
+    """The C stage reads the exporter's Intake slots where they are kept; any other intake
+    (here one with a __dict__) goes through getattr and setattr, with the same result."""
+
+    class Intake:
+        def __init__(self) -> None:
+            self.last_evaluation: object = None
+            self.submitted: list[Any] = []
+            self.submit = self.submitted.append
+            self.duplicates = 0
+
+        def duplicate_hook(self) -> None:
+            self.duplicates += 1
+
+        def capture_failed(self) -> None:
+            raise AssertionError("no capture fails here")
+
+    intake = Intake()
+    stage = speedups.FinallyAfter(intake)
+    client = ClientMetadata(None)
+    context = HookContext("f", FlagType.BOOLEAN, False, EvaluationContext("u"), client)
+    details = FlagEvaluationDetails("f", True)
+    stage(hook_context=context, details=details, hints={})
+    stage(hook_context=context, details=details, hints={})
+    assert intake.last_evaluation is client and intake.duplicates == 1
+    assert [record[FLAG_KEY] for record in intake.submitted] == ["f"]
 
 
 def test_a_subclass_that_overrides_the_stage_keeps_its_own() -> None:

@@ -1,6 +1,7 @@
 /* The caller's side of an evaluation: ExportHook.finally_after (hook.py) and the engine's
  * hand-off Engine.submit_python (_engine/_worker.py), each step for step. */
 #include "speedups.h"
+#include <structmember.h>
 
 /* -- Submit --------------------------------------------------------------------------------- */
 
@@ -148,7 +149,45 @@ typedef struct {
     PyObject *intake;     /* exporter.Intake: last_evaluation and submit are read per call */
     PyObject *duplicate;  /* intake.duplicate_hook */
     PyObject *failed;     /* intake.capture_failed */
+    Py_ssize_t last_slot, submit_slot; /* where intake keeps them (slot_offset), or -1 */
 } FinallyAfter;
+
+/* The intake's last_evaluation and submit are __slots__ of a class of ours: read and written
+ * where its member descriptor keeps them (what the descriptor itself does, without the
+ * attribute lookup around it, about 170 instructions each), else through getattr/setattr. */
+static Py_ssize_t
+slot_offset(PyObject *object, PyObject *name)
+{
+    PyObject *descr = PyObject_GetAttr((PyObject *)Py_TYPE(object), name);
+    if (descr == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    Py_ssize_t offset = -1;
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX && !(member->flags & READONLY))
+            offset = member->offset;
+    }
+    Py_DECREF(descr);
+    return offset;
+}
+
+static PyObject *
+slot_get(PyObject *object, Py_ssize_t offset, PyObject *name)
+{
+    PyObject *value = offset < 0 ? NULL : *(PyObject **)((char *)object + offset);
+    return value != NULL ? Py_NewRef(value) : PyObject_GetAttr(object, name); /* unset: its error */
+}
+
+static int
+slot_set(PyObject *object, Py_ssize_t offset, PyObject *name, PyObject *value)
+{
+    if (offset < 0)
+        return PyObject_SetAttr(object, name, value);
+    Py_XSETREF(*(PyObject **)((char *)object + offset), Py_NewRef(value));
+    return 0;
+}
 
 /* Where a keyword argument goes: 0 hook_context, 1 details, 2 hints, -1 none of them. */
 static int
@@ -179,7 +218,7 @@ finally_capture(FinallyAfter *self, PyObject *hook_context, PyObject *details)
     PyObject *evaluation = PyObject_GetAttr(hook_context, str_client_metadata);
     if (evaluation == NULL)
         return NULL;
-    PyObject *last = PyObject_GetAttr(self->intake, str_last_evaluation);
+    PyObject *last = slot_get(self->intake, self->last_slot, str_last_evaluation);
     if (last == NULL) {
         Py_DECREF(evaluation);
         return NULL;
@@ -189,12 +228,12 @@ finally_capture(FinallyAfter *self, PyObject *hook_context, PyObject *details)
     if (evaluation == last && evaluation != Py_None) {
         result = PyObject_CallNoArgs(self->duplicate);
     }
-    else if (PyObject_SetAttr(self->intake, str_last_evaluation, evaluation) < 0) {
+    else if (slot_set(self->intake, self->last_slot, str_last_evaluation, evaluation) < 0) {
         result = NULL;
     }
     else {
         PyObject *record = make_record(hook_context, details, evaluation);
-        PyObject *submit = record == NULL ? NULL : PyObject_GetAttr(self->intake, str_submit);
+        PyObject *submit = record == NULL ? NULL : slot_get(self->intake, self->submit_slot, str_submit);
         result = submit == NULL ? NULL : PyObject_CallOneArg(submit, record);
         Py_XDECREF(submit);
         Py_XDECREF(record);
@@ -267,6 +306,8 @@ finally_init(FinallyAfter *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->intake, Py_NewRef(intake));
     Py_XSETREF(self->duplicate, duplicate);
     Py_XSETREF(self->failed, failed);
+    self->last_slot = slot_offset(intake, str_last_evaluation);
+    self->submit_slot = slot_offset(intake, str_submit);
     return 0;
 }
 
