@@ -9,12 +9,15 @@ is_immutable(PyObject *v)
     return v == Py_None || PyUnicode_Check(v) || PyLong_Check(v) || PyFloat_Check(v);
 }
 
+/* *v* as the record keeps it (a snapshot of anything mutable), stealing the reference */
 static PyObject *
-copy_value(PyObject *v)
+copied(PyObject *v)
 {
-    if (is_immutable(v))
-        return Py_NewRef(v);
-    return PyObject_CallOneArg(snapshot_fn, v);
+    if (v == NULL || is_immutable(v))
+        return v;
+    PyObject *copy = PyObject_CallOneArg(snapshot_fn, v);
+    Py_DECREF(v);
+    return copy;
 }
 
 /* Whether *attributes* is a dict of JSON scalars (str, int, bool, None, finite float), which
@@ -199,7 +202,7 @@ make_record(PyObject *hook_context, PyObject *details, PyObject *client)
         PyErr_SetString(PyExc_RuntimeError, "_speedups.bind() was not called");
         return NULL;
     }
-    PyObject *f[R_SIZE] = {NULL}, *v, *context = NULL, *attributes = NULL;
+    PyObject *f[R_SIZE] = {NULL}, *context = NULL, *attributes = NULL;
     Record *record = NULL;
     long long time_ns;
     Fields hook = {hook_context, NULL}, result = {details, NULL}, merged = {NULL, NULL};
@@ -217,18 +220,8 @@ make_record(PyObject *hook_context, PyObject *details, PyObject *client)
             goto fail;            \
     } while (0)
     f[R_KIND] = Py_NewRef(evaluation_kind);
-    if ((v = field(&result, str_value)) == NULL)
-        goto fail;
-    f[R_VALUE] = copy_value(v);
-    Py_DECREF(v);
-    if (f[R_VALUE] == NULL)
-        goto fail;
-    if ((v = field(&hook, str_default_value)) == NULL)
-        goto fail;
-    f[R_DEFAULT] = copy_value(v);
-    Py_DECREF(v);
-    if (f[R_DEFAULT] == NULL)
-        goto fail;
+    GET(R_VALUE, copied(field(&result, str_value)));
+    GET(R_DEFAULT, copied(field(&hook, str_default_value)));
     if ((context = field(&hook, str_evaluation_context)) == NULL)
         goto fail;
     open_fields(&merged, context, &context_type, context_names, 2);

@@ -362,57 +362,14 @@ joiner_init(LineJoiner *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-static int
-joiner_traverse(LineJoiner *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->lines);
-    Py_VISIT(self->fallback);
-    Py_VISIT(self->stamps);
-    Py_VISIT(self->id_counter);
-    Py_VISIT(self->id_tails);
-    Py_VISIT(self->micros);
-    Py_VISIT(self->json_string);
-    Py_VISIT(self->metadata_key);
-    Py_VISIT(self->private_key);
-    Py_VISIT(self->line_type);
-    return 0;
-}
-
-static int
-joiner_clear(LineJoiner *self)
-{
-    Py_CLEAR(self->lines);
-    Py_CLEAR(self->fallback);
-    Py_CLEAR(self->stamps);
-    Py_CLEAR(self->id_counter);
-    Py_CLEAR(self->id_tails);
-    Py_CLEAR(self->micros);
-    Py_CLEAR(self->json_string);
-    Py_CLEAR(self->metadata_key);
-    Py_CLEAR(self->private_key);
-    Py_CLEAR(self->line_type);
-    return 0;
-}
-
-static void
-joiner_dealloc(LineJoiner *self)
-{
-    PyObject_GC_UnTrack(self);
-    joiner_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
+REFERENCES_GC(joiner, LineJoiner, lines, line_type)
 
 PyTypeObject LineJoinerType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "openfeature_s3_export._speedups.LineJoiner",
     .tp_doc = "LineJoiner(...)(record): an evaluation's encoded line (see _rows.RowBuilder).",
-    .tp_basicsize = sizeof(LineJoiner),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)joiner_init,
-    .tp_traverse = (traverseproc)joiner_traverse,
-    .tp_clear = (inquiry)joiner_clear,
-    .tp_dealloc = (destructor)joiner_dealloc,
+    REFERENCES_GC_SLOTS(joiner, LineJoiner),
     .tp_call = PyVectorcall_Call,
     .tp_vectorcall_offset = offsetof(LineJoiner, vectorcall),
 };

@@ -55,6 +55,37 @@ extern PyObject *evaluation_kind;   /* the int 0: capture.EVALUATION */
 extern PyObject *snapshot_fn;       /* _snapshot.snapshot */
 extern PyObject *snapshot_attrs_fn; /* _snapshot.snapshot_attributes */
 
+/* tp_traverse, tp_clear and tp_dealloc for a type whose references are the consecutive object
+ * pointers from member *first* to member *last*: prefix_traverse, prefix_clear, prefix_dealloc. */
+#define REFERENCES_GC(prefix, Type, first, last)                                                   \
+    static int prefix##_traverse(Type *self, visitproc visit, void *arg)                           \
+    {                                                                                              \
+        for (PyObject **p = (PyObject **)&self->first; p <= (PyObject **)&self->last; p++)        \
+            Py_VISIT(*p);                                                                          \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static int prefix##_clear(Type *self)                                                          \
+    {                                                                                              \
+        for (PyObject **p = (PyObject **)&self->first; p <= (PyObject **)&self->last; p++)        \
+            Py_CLEAR(*p);                                                                          \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static void prefix##_dealloc(Type *self)                                                       \
+    {                                                                                              \
+        PyObject_GC_UnTrack(self);                                                                 \
+        prefix##_clear(self);                                                                      \
+        Py_TYPE(self)->tp_free((PyObject *)self);                                                  \
+    }
+
+/* The slots every such type of ours fills the same way (in its PyTypeObject initialiser). */
+#define REFERENCES_GC_SLOTS(prefix, Type)                \
+    .tp_basicsize = sizeof(Type),                        \
+    .tp_new = PyType_GenericNew,                         \
+    .tp_init = (initproc)prefix##_init,                  \
+    .tp_traverse = (traverseproc)prefix##_traverse,      \
+    .tp_clear = (inquiry)prefix##_clear,                 \
+    .tp_dealloc = (destructor)prefix##_dealloc
+
 /* The capture record's fields, by index (_capture.py). */
 enum {
     R_KIND, R_TIME_NS, R_ATTRIBUTES, R_TARGETING_KEY, R_FLAG_KEY, R_FLAG_TYPE, R_DEFAULT, R_VALUE,

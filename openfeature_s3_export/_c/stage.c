@@ -92,49 +92,14 @@ submit_init(Submit *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-static int
-submit_traverse(Submit *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->state);
-    Py_VISIT(self->refused);
-    Py_VISIT(self->wake);
-    Py_VISIT(self->python);
-    Py_VISIT(self->queue_type);
-    Py_VISIT(self->append);
-    return 0;
-}
-
-static int
-submit_clear(Submit *self)
-{
-    Py_CLEAR(self->state);
-    Py_CLEAR(self->refused);
-    Py_CLEAR(self->wake);
-    Py_CLEAR(self->python);
-    Py_CLEAR(self->queue_type);
-    Py_CLEAR(self->append);
-    return 0;
-}
-
-static void
-submit_dealloc(Submit *self)
-{
-    PyObject_GC_UnTrack(self);
-    submit_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
+REFERENCES_GC(submit, Submit, state, append)
 
 PyTypeObject SubmitType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "openfeature_s3_export._speedups.Submit",
     .tp_doc = "Submit(state, refused, wake, python)(item): Engine.submit_python in C.",
-    .tp_basicsize = sizeof(Submit),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)submit_init,
-    .tp_traverse = (traverseproc)submit_traverse,
-    .tp_clear = (inquiry)submit_clear,
-    .tp_dealloc = (destructor)submit_dealloc,
+    REFERENCES_GC_SLOTS(submit, Submit),
     .tp_call = PyVectorcall_Call,
     .tp_vectorcall_offset = offsetof(Submit, vectorcall),
 };
@@ -311,43 +276,14 @@ finally_init(FinallyAfter *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-static int
-finally_traverse(FinallyAfter *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->intake);
-    Py_VISIT(self->duplicate);
-    Py_VISIT(self->failed);
-    return 0;
-}
-
-static int
-finally_clear(FinallyAfter *self)
-{
-    Py_CLEAR(self->intake);
-    Py_CLEAR(self->duplicate);
-    Py_CLEAR(self->failed);
-    return 0;
-}
-
-static void
-finally_dealloc(FinallyAfter *self)
-{
-    PyObject_GC_UnTrack(self);
-    finally_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
+REFERENCES_GC(finally, FinallyAfter, intake, failed)
 
 PyTypeObject FinallyAfterType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "openfeature_s3_export._speedups.FinallyAfter",
     .tp_doc = "FinallyAfter(intake)(hook_context, details, hints): ExportHook.finally_after.",
-    .tp_basicsize = sizeof(FinallyAfter),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)finally_init,
-    .tp_traverse = (traverseproc)finally_traverse,
-    .tp_clear = (inquiry)finally_clear,
-    .tp_dealloc = (destructor)finally_dealloc,
+    REFERENCES_GC_SLOTS(finally, FinallyAfter),
     .tp_call = finally_call,
 };
 
@@ -394,40 +330,15 @@ returns_repr(Returns *self)
     return PyUnicode_FromFormat("Returns(%R)", self->value);
 }
 
-static int
-returns_traverse(Returns *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->value);
-    return 0;
-}
-
-static int
-returns_clear(Returns *self)
-{
-    Py_CLEAR(self->value);
-    return 0;
-}
-
-static void
-returns_dealloc(Returns *self)
-{
-    PyObject_GC_UnTrack(self);
-    returns_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
+REFERENCES_GC(returns, Returns, value, value)
 
 PyTypeObject ReturnsType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "openfeature_s3_export._speedups.Returns",
     .tp_doc = "Returns(value, keywords=False)(*args, **kwargs): value.",
-    .tp_basicsize = sizeof(Returns),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)returns_init,
     .tp_repr = (reprfunc)returns_repr,
-    .tp_traverse = (traverseproc)returns_traverse,
-    .tp_clear = (inquiry)returns_clear,
-    .tp_dealloc = (destructor)returns_dealloc,
+    REFERENCES_GC_SLOTS(returns, Returns),
     .tp_call = returns_call,
     .tp_vectorcall_offset = offsetof(Returns, vectorcall),
 };
