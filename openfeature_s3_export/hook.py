@@ -43,7 +43,8 @@ class ExportHook(Hook):
         attribute is found first, without a bound method per call.  ``finally_after`` in C
         follows the Python method below step for step; ``before``, ``after``, ``error`` and
         ``supports_flag_value_type`` do nothing here, and their C versions (``None`` and
-        ``True``) spare every evaluation four Python calls.  A subclass keeps what it overrides.
+        ``True``) spare every evaluation five Python calls (``before``, ``after``, and
+        ``supports_flag_value_type`` once per stage).  A subclass keeps what it overrides.
         """
         assert speedups is not None
         cls = type(self)
